@@ -1,0 +1,1 @@
+"""Internals shared by several components. Nothing here is public API."""
