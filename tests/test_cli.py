@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from hardpoint import __version__
+from hardpoint._cli import main
+
+
+def test_version_flag_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hardpoint {__version__}"
+
+
+def test_no_command_prints_help_and_returns_usage_status(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["no-such-command"])
+    assert exc.value.code == 2
+
+
+def test_demo_runs_without_any_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARDPOINT_REDIS_URL", raising=False)
+    out = io.StringIO()
+    from hardpoint._demo import run_demo
+    from hardpoint.cache import close_cache
+
+    try:
+        assert run_demo(quiet=True, out=out) == 0
+    finally:
+        close_cache()
+    table = out.getvalue()
+    assert "100 concurrent callers on a cold key" in table
+    assert "1 execution" in table
+    assert "0 exceptions" in table
+
+
+def test_console_script_entry_point_runs_as_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hardpoint", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert __version__ in result.stdout

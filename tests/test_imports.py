@@ -1,0 +1,131 @@
+"""Each component imports with every optional package blocked; backends then name their extra."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+OPTIONAL = [
+    "redis",
+    "orjson",
+    "msgpack",
+    "msgspec",
+    "pydantic",
+    "boto3",
+    "botocore",
+    "hvac",
+    "google",
+    "azure",
+    "sqlalchemy",
+    "asyncpg",
+    "psycopg",
+    "starlette",
+    "prometheus_client",
+    "opentelemetry",
+    "bandit",
+]
+
+BLOCK = textwrap.dedent(
+    f"""
+    import sys
+    for name in {OPTIONAL!r}:
+        sys.modules[name] = None  # makes "import name" raise ModuleNotFoundError
+    """
+)
+
+
+def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["hardpoint", "hardpoint.errors", "hardpoint.events", "hardpoint.cache", "hardpoint._cli"],
+)
+def test_component_imports_without_optional_packages(module: str) -> None:
+    result = run_blocked(f"import {module}")
+    assert result.returncode == 0, result.stderr
+
+
+def test_import_hardpoint_imports_no_component() -> None:
+    result = run_blocked(
+        """
+        import sys, hardpoint
+        loaded = sorted(m for m in sys.modules if m.startswith("hardpoint."))
+        print(loaded)
+        assert loaded == [], loaded
+        assert hardpoint.__version__
+        """
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_redis_backend_without_redis_names_the_extra() -> None:
+    result = run_blocked(
+        """
+        from hardpoint.cache import RedisBackend
+        from hardpoint.errors import MissingDependencyError
+        try:
+            RedisBackend.from_url("redis://127.0.0.1:6379/0")
+        except MissingDependencyError as exc:
+            assert exc.extra == "redis", exc.extra
+            assert "pip install 'hardpoint[redis]'" in str(exc), str(exc)
+            assert isinstance(exc, ImportError)
+            print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_msgpack_serializer_without_msgpack_names_the_extra() -> None:
+    result = run_blocked(
+        """
+        from hardpoint.cache import configure_cache
+        from hardpoint.errors import MissingDependencyError
+        try:
+            configure_cache(serializer="msgpack")
+        except MissingDependencyError as exc:
+            assert exc.extra == "msgpack"
+            print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_memory_cache_works_without_optional_packages() -> None:
+    result = run_blocked(
+        """
+        import datetime as dt
+        from dataclasses import dataclass
+        from hardpoint.cache import cached
+
+        calls = []
+
+        @dataclass
+        class Row:
+            id: int
+            at: dt.datetime
+
+        @cached("x", ttl=60)
+        def row(i: int) -> Row:
+            calls.append(i)
+            return Row(i, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+
+        assert row(1) == row(1) == Row(1, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+        assert calls == [1]
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,0 +1,74 @@
+"""Pin each component's public names: a change here is a change users see."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "hardpoint": ["__version__"],
+    "hardpoint.errors": [
+        "BackendUnavailableError",
+        "CircuitOpenError",
+        "ConfigurationError",
+        "HardpointError",
+        "MissingDependencyError",
+        "SecretNotFoundError",
+        "SerializationError",
+        "UnstableKeyError",
+    ],
+    "hardpoint.events": [
+        "BreakerStateChanged",
+        "CacheCorrupt",
+        "CacheError",
+        "CacheHit",
+        "CacheMiss",
+        "CacheStaleServed",
+        "Event",
+        "EventHandler",
+        "RequestBlocked",
+        "SecretRead",
+        "SecretReadFailed",
+        "subscribe",
+    ],
+    "hardpoint.cache": [
+        "AsyncCachedFunction",
+        "CacheBackend",
+        "CacheSettings",
+        "CacheStrategy",
+        "CachedFunction",
+        "LockingBackend",
+        "MemoryBackend",
+        "RedisBackend",
+        "TieredBackend",
+        "aclose_cache",
+        "cache_lifespan",
+        "cached",
+        "close_cache",
+        "configure_cache",
+        "get_cache",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_pinned_sorted_and_importable(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = list(module.__all__)
+    assert exported == PUBLIC[module_name]
+    assert exported == sorted(exported)
+    for name in exported:
+        assert getattr(module, name) is not None
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_names_have_docstrings(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert module.__doc__
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if callable(obj) and not isinstance(obj, type(lambda: None).__class__):
+            continue
+        if isinstance(obj, type) or callable(obj):
+            assert obj.__doc__, f"{module_name}.{name} has no docstring"
