@@ -216,3 +216,86 @@ async def test_cluster_backend_async(redis_cluster: Any) -> None:
     finally:
         await backend.aclear()
         await backend.aclose()
+
+
+@pytest.fixture
+def sentinel_url(redis_server: Any, tmp_path: Any) -> Any:
+    """A Redis Sentinel watching the private redis_server as master ``mymaster``."""
+    import shutil
+    import socket
+    import subprocess
+
+    from _servers import skip_or_fail
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        skip_or_fail("redis-server is not on PATH (needed for Redis Sentinel)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {redis_server.port} 1\n"
+    )
+    proc = subprocess.Popen(
+        [exe, str(conf), "--sentinel"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if client.sentinel_get_master_addr_by_name("mymaster"):
+                    break
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("redis sentinel did not start within 20 s")
+            time.sleep(0.05)
+        client.close()
+        yield f"redis+sentinel://127.0.0.1:{port}/mymaster/0"
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+async def test_sentinel_url_reaches_the_master_sync_and_async(sentinel_url: str) -> None:
+    backend = RedisBackend.from_url(sentinel_url, namespace="hp-sentinel", timeout=1.0)
+    try:
+        assert backend.topology == "sentinel"
+        backend.set("k", b"v", ttl=60)
+        assert backend.get("k") == b"v"
+        assert await backend.aget("k") == b"v"
+        assert await backend.adelete("k") is True
+    finally:
+        await backend.aclose()
+
+
+async def test_hardpoint_redis_url_selects_redis_without_configuration(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hardpoint.cache import aclose_cache, get_cache
+
+    monkeypatch.setenv("HARDPOINT_REDIS_URL", redis_url)
+    try:
+        backend = get_cache()
+        assert isinstance(backend, RedisBackend)
+        assert backend.topology == "standalone"
+    finally:
+        await aclose_cache()
+
+
+async def test_cache_lifespan_configures_and_closes(redis_url: str) -> None:
+    from hardpoint.cache import cache_lifespan, get_cache
+
+    lifespan = cache_lifespan(redis_url, namespace="hp-lifespan")
+    async with lifespan(object()):
+        backend = get_cache()
+        assert isinstance(backend, RedisBackend)
+        await backend.aset("k", b"v", ttl=5)
+        assert await backend.aget("k") == b"v"
+        await backend.aclear()
+    assert get_cache() is not backend  # closed and forgotten on shutdown

@@ -368,8 +368,10 @@ class RedisBackend:
         client, self._client = self._client, None
         if client is not None:
             client.close()
-            if self._factory is not None and self._factory.topology == "standalone":
+            if self._factory is not None and self._factory.topology != "cluster":
                 client.connection_pool.disconnect()  # our own pool: the client does not own it
+                for sentinel in _sentinel_clients(client):
+                    sentinel.close()
 
     def acquire_lock(self, key: str, token: str, *, lease: float) -> bool:
         """Take the lock on *key* for *lease* seconds unless it is held."""
@@ -504,9 +506,11 @@ class RedisBackend:
         client, self._async_client = self._async_client, None
         loop, self._async_loop = self._async_loop, None
         if client is not None and (self._factory is None or loop is asyncio.get_running_loop()):
-            if self._factory is not None and self._factory.topology == "standalone":
-                # Our own blocking pool is not owned by the client: close it explicitly.
+            if self._factory is not None and self._factory.topology != "cluster":
+                # Our own pool is not owned by the client: close it explicitly.
                 await client.aclose(close_connection_pool=True)
+                for sentinel in _sentinel_clients(client):
+                    await sentinel.aclose()
             else:
                 await client.aclose()
         self.close()
@@ -556,6 +560,12 @@ class RedisBackend:
                 await pubsub.aclose()
 
         await self._arun("lock_wait", wait)
+
+
+def _sentinel_clients(client: Any) -> list[Any]:
+    """The clients a Sentinel-managed pool keeps to the sentinels themselves."""
+    manager = getattr(client.connection_pool, "sentinel_manager", None)
+    return list(getattr(manager, "sentinels", ()))
 
 
 def _report_breaker(name: str, old: Any, new: Any) -> None:
