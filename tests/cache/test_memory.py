@@ -72,3 +72,39 @@ def test_bounds_must_be_positive(field: str, value: int) -> None:
     with pytest.raises(ConfigurationError) as exc:
         MemoryBackend(**{field: value})  # type: ignore[arg-type]  # both are ints
     assert exc.value.field == field
+
+
+def test_concurrent_readers_and_writers_keep_the_books_exact() -> None:
+    import threading
+
+    backend = MemoryBackend(max_entries=50, max_bytes=20_000)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker(seed: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(3000):
+                key = f"k{(i * seed) % 120}"
+                if i % 3 == 0:
+                    backend.set(key, b"x" * (i % 300), ttl=60, tags=[f"t{i % 5}"])
+                elif i % 7 == 0:
+                    backend.delete(key)
+                elif i % 101 == 0:
+                    backend.delete_tags([f"t{i % 5}"])
+                else:
+                    backend.get(key)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(backend) <= 50
+    assert backend.size_bytes <= 20_000
+    # The byte count matches what is actually held.
+    held = sum(len(k) + len(v[0]) + 120 for k, v in backend._data.items())
+    assert backend.size_bytes == held

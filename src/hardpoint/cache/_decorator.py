@@ -11,6 +11,7 @@ import string
 import threading
 import typing
 import uuid
+from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -575,10 +576,39 @@ class _AsyncCached(Generic[P, R]):
         key = core.builder.build(args, kwargs)
         start = perf_counter() if SINK.active else 0.0
         store = True
+        data: Any
         if type(backend) is MemoryBackend:
             data = backend.get(key)  # no I/O: nothing to coalesce
         else:
-            data = await self._read(settings, backend, key)
+            # One GET per key at a time, shared by every task that asks meanwhile (inline, not
+            # a helper coroutine: this is the hit path). Without it a burst of N callers on
+            # one key needs N connections before the single-flight even starts.
+            loop = get_running_loop()
+            slot = (loop, key)
+            reads = self._reads
+            data = _RETRY
+            while slot in reads:
+                # The future is made only when a second reader shows up, so a lone reader
+                # pays just two dict operations.
+                pending = reads[slot]
+                if pending is None:
+                    pending = reads[slot] = loop.create_future()
+                data = await asyncio.shield(pending)
+                if data is not _RETRY:
+                    break
+                # That reader was cancelled: the first of us to get here reads for the rest.
+            if data is _RETRY:
+                reads[slot] = None
+                try:
+                    data = await backend.aget(key)
+                except Exception as exc:
+                    core.backend_failed(settings, backend, "get", exc)
+                    data = _FAILED  # reported once; every waiter treats it as a miss
+                finally:
+                    # A cancelled reader hands _RETRY to the others, which then read themselves.
+                    waiters = reads.pop(slot, None)
+                    if waiters is not None:
+                        waiters.set_result(data)
             if data is _FAILED:
                 # Do not also try to store: against a hung server that would double the wait.
                 data, store = None, False
@@ -616,41 +646,6 @@ class _AsyncCached(Generic[P, R]):
             key, lambda: self._compute(settings, backend, key, args, kwargs, owner, store=store)
         )
         return core.share(settings, result, owner)
-
-    async def _read(self, settings: CacheSettings, backend: CacheBackend, key: str) -> Any:
-        """GET *key*, sharing one round trip among every task that asks for it at once.
-
-        Returns the bytes, None when absent, or ``_FAILED`` when the backend failed.
-
-        Without this, a burst of N callers on one key needs N connections before the
-        single-flight even starts, and exhausts the pool under exactly the load it is for.
-        """
-        loop = asyncio.get_running_loop()
-        slot = (loop, key)
-        reads = self._reads
-        while slot in reads:
-            # Someone is reading this key now: wait for their answer. The future is made
-            # only when a second reader shows up, so a lone reader pays just two dict writes.
-            pending = reads[slot]
-            if pending is None:
-                pending = reads[slot] = loop.create_future()
-            data = await asyncio.shield(pending)
-            if data is not _RETRY:
-                return data
-            # That reader was cancelled: the first of us to get here reads for the rest.
-        reads[slot] = None
-        result: object = _RETRY
-        try:
-            result = await backend.aget(key)
-        except Exception as exc:
-            self._core.backend_failed(settings, backend, "get", exc)
-            result = _FAILED  # reported once; every waiter treats it as a miss
-        finally:
-            # A cancelled reader hands _RETRY to the others, which then read for themselves.
-            waiters = reads.pop(slot, None)
-            if waiters is not None:
-                waiters.set_result(result)
-        return result  # never _RETRY here: that only reaches the waiters of a cancelled read
 
     async def _delete_quietly(
         self, settings: CacheSettings, backend: CacheBackend, key: str

@@ -70,15 +70,21 @@ class MemoryBackend:
 
     def get(self, key: str) -> bytes | None:
         """Return the bytes under *key*, or None when absent or expired."""
-        with self._lock:
-            item = self._data.get(key)
-            if item is None:
-                return None
-            if item[1] <= self._now():
-                self._remove(key)
-                return None
+        # No lock on the hit path: OrderedDict.get and move_to_end are single C calls, atomic
+        # under the GIL; only removal, which updates the byte and tag books, takes the lock.
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] <= self._now():
+            with self._lock:
+                if self._data.get(key) is item:
+                    self._remove(key)
+            return None
+        try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of this method
             self._data.move_to_end(key)
-            return item[0]
+        except KeyError:  # evicted by another thread just now; the value we read is still good
+            pass
+        return item[0]
 
     def ttl(self, key: str) -> float | None:
         """Return the seconds *key* has left, or None when absent."""

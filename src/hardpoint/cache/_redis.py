@@ -428,7 +428,9 @@ class RedisBackend:
 
     async def aget(self, key: str) -> bytes | None:
         """Async twin of `get`."""
-        client = self._async()
+        client: Any = self._async_client
+        if client is None or self._async_loop is not asyncio.get_running_loop():
+            client = self._async()
         breaker = self.breaker
         if not breaker.allow():
             raise self._open_error("get")
