@@ -376,54 +376,64 @@ class _SyncCached(Generic[P, R]):
         self._core = core
         self._flight = SingleFlight()
 
-    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # The hit path is written out inline: each helper call here costs ~0.1 us per hit.
+    def make_call(self) -> Callable[..., Any]:
+        """Build the wrapper's body as a closure: on a hit every attribute lookup counts."""
         core = self._core
-        settings = _CONFIG.settings or current_settings()
-        backend = settings.backend if core.fixed_backend is None else core.fixed_backend
-        key = core.builder.build(args, kwargs)
-        start = perf_counter() if SINK.active else 0.0
-        store = True
-        try:
-            data = backend.get(key)
-        except Exception as exc:
-            core.backend_failed(settings, backend, "get", exc)
-            # Do not also try to store: against a hung server that would double the wait.
-            data, store = None, False
-        if data is not None:
+        build = core.builder.build
+        fixed = core.fixed_backend
+        check_soft = core.check_soft_expiry
+        early = core.early_refresh
+        config = _CONFIG
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            # The hit path is written out inline: each helper call here costs ~0.1 us per hit.
+            settings = config.settings or current_settings()
+            backend = settings.backend if fixed is None else fixed
+            key = build(args, kwargs)
+            start = perf_counter() if SINK.active else 0.0
+            store = True
             try:
-                entry: Entry | None = settings.serializer.loads(
-                    data, core._typecodec or core.typecodec
-                )
-            except CorruptEntryError as exc:
-                core.corrupt(backend, exc)
-                entry = None
-            if entry is None:
-                self._delete_quietly(settings, backend, key)
-            else:
-                state = (
-                    core.freshness(settings, entry)
-                    if core.check_soft_expiry and entry.soft_expires_at
-                    else _FRESH
-                )
-                if state == _FRESH:
-                    if core.early_refresh and core.wants_early_refresh(settings, entry):
+                data = backend.get(key)
+            except Exception as exc:
+                core.backend_failed(settings, backend, "get", exc)
+                # Do not also try to store: against a hung server that would double the wait.
+                data, store = None, False
+            if data is not None:
+                try:
+                    entry: Entry | None = settings.serializer.loads(
+                        data, core._typecodec or core.typecodec
+                    )
+                except CorruptEntryError as exc:
+                    core.corrupt(backend, exc)
+                    entry = None
+                if entry is None:
+                    self._delete_quietly(settings, backend, key)
+                else:
+                    state = (
+                        core.freshness(settings, entry)
+                        if check_soft and entry.soft_expires_at
+                        else _FRESH
+                    )
+                    if state == _FRESH:
+                        if early and core.wants_early_refresh(settings, entry):
+                            self._refresh_later(settings, backend, key, args, kwargs)
+                        if SINK.active:
+                            core.hit(backend, start)
+                        return entry.value
+                    if state == _STALE:
                         self._refresh_later(settings, backend, key, args, kwargs)
-                    if SINK.active:
-                        core.hit(backend, start)
-                    return entry.value
-                if state == _STALE:
-                    self._refresh_later(settings, backend, key, args, kwargs)
-                    if SINK.active:
-                        core.stale(backend)
-                    return entry.value
-        if SINK.active:
-            core.miss(backend, start)
-        owner = object()
-        result = self._flight.do(
-            key, lambda: self._compute(settings, backend, key, args, kwargs, owner, store=store)
-        )
-        return core.share(settings, result, owner)
+                        if SINK.active:
+                            core.stale(backend)
+                        return entry.value
+            if SINK.active:
+                core.miss(backend, start)
+            owner = object()
+            result = self._flight.do(
+                key, lambda: self._compute(settings, backend, key, args, kwargs, owner, store=store)
+            )
+            return core.share(settings, result, owner)
+
+        return call
 
     def _delete_quietly(self, settings: CacheSettings, backend: CacheBackend, key: str) -> None:
         try:
@@ -568,84 +578,94 @@ class _AsyncCached(Generic[P, R]):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reads: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[object] | None] = {}
 
-    async def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # The hit path is written out inline: each helper call here costs ~0.1 us per hit.
+    def make_call(self) -> Callable[..., Coroutine[Any, Any, Any]]:
+        """Build the wrapper's body as a closure: on a hit every attribute lookup counts."""
         core = self._core
-        settings = _CONFIG.settings or current_settings()
-        backend = settings.backend if core.fixed_backend is None else core.fixed_backend
-        key = core.builder.build(args, kwargs)
-        start = perf_counter() if SINK.active else 0.0
-        store = True
-        data: Any
-        if type(backend) is MemoryBackend:
-            data = backend.get(key)  # no I/O: nothing to coalesce
-        else:
-            # One GET per key at a time, shared by every task that asks meanwhile (inline, not
-            # a helper coroutine: this is the hit path). Without it a burst of N callers on
-            # one key needs N connections before the single-flight even starts.
-            loop = get_running_loop()
-            slot = (loop, key)
-            reads = self._reads
-            data = _RETRY
-            while slot in reads:
-                # The future is made only when a second reader shows up, so a lone reader
-                # pays just two dict operations.
-                pending = reads[slot]
-                if pending is None:
-                    pending = reads[slot] = loop.create_future()
-                data = await asyncio.shield(pending)
-                if data is not _RETRY:
-                    break
-                # That reader was cancelled: the first of us to get here reads for the rest.
-            if data is _RETRY:
-                reads[slot] = None
-                try:
-                    data = await backend.aget(key)
-                except Exception as exc:
-                    core.backend_failed(settings, backend, "get", exc)
-                    data = _FAILED  # reported once; every waiter treats it as a miss
-                finally:
-                    # A cancelled reader hands _RETRY to the others, which then read themselves.
-                    waiters = reads.pop(slot, None)
-                    if waiters is not None:
-                        waiters.set_result(data)
-            if data is _FAILED:
-                # Do not also try to store: against a hung server that would double the wait.
-                data, store = None, False
-        if data is not None:
-            try:
-                entry: Entry | None = settings.serializer.loads(
-                    data, core._typecodec or core.typecodec
-                )
-            except CorruptEntryError as exc:
-                core.corrupt(backend, exc)
-                entry = None
-            if entry is None:
-                await self._delete_quietly(settings, backend, key)
+        build = core.builder.build
+        fixed = core.fixed_backend
+        check_soft = core.check_soft_expiry
+        early = core.early_refresh
+        config = _CONFIG
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            # The hit path is written out inline: each helper call here costs ~0.1 us per hit.
+            settings = config.settings or current_settings()
+            backend = settings.backend if fixed is None else fixed
+            key = build(args, kwargs)
+            start = perf_counter() if SINK.active else 0.0
+            store = True
+            data: Any
+            if type(backend) is MemoryBackend:
+                data = backend.get(key)  # no I/O: nothing to coalesce
             else:
-                state = (
-                    core.freshness(settings, entry)
-                    if core.check_soft_expiry and entry.soft_expires_at
-                    else _FRESH
-                )
-                if state == _FRESH:
-                    if core.early_refresh and core.wants_early_refresh(settings, entry):
+                # One GET per key at a time, shared by every task that asks meanwhile (inline, not
+                # a helper coroutine: this is the hit path). Without it a burst of N callers on
+                # one key needs N connections before the single-flight even starts.
+                loop = get_running_loop()
+                slot = (loop, key)
+                reads = self._reads
+                data = _RETRY
+                while slot in reads:
+                    # The future is made only when a second reader shows up, so a lone reader
+                    # pays just two dict operations.
+                    pending = reads[slot]
+                    if pending is None:
+                        pending = reads[slot] = loop.create_future()
+                    data = await asyncio.shield(pending)
+                    if data is not _RETRY:
+                        break
+                    # That reader was cancelled: the first of us to get here reads for the rest.
+                if data is _RETRY:
+                    reads[slot] = None
+                    try:
+                        data = await backend.aget(key)
+                    except Exception as exc:
+                        core.backend_failed(settings, backend, "get", exc)
+                        data = _FAILED  # reported once; every waiter treats it as a miss
+                    finally:
+                        # A cancelled reader hands _RETRY to the others, which then read themselves.
+                        waiters = reads.pop(slot, None)
+                        if waiters is not None:
+                            waiters.set_result(data)
+                if data is _FAILED:
+                    # Do not also try to store: against a hung server that would double the wait.
+                    data, store = None, False
+            if data is not None:
+                try:
+                    entry: Entry | None = settings.serializer.loads(
+                        data, core._typecodec or core.typecodec
+                    )
+                except CorruptEntryError as exc:
+                    core.corrupt(backend, exc)
+                    entry = None
+                if entry is None:
+                    await self._delete_quietly(settings, backend, key)
+                else:
+                    state = (
+                        core.freshness(settings, entry)
+                        if check_soft and entry.soft_expires_at
+                        else _FRESH
+                    )
+                    if state == _FRESH:
+                        if early and core.wants_early_refresh(settings, entry):
+                            self._refresh_later(settings, backend, key, args, kwargs)
+                        if SINK.active:
+                            core.hit(backend, start)
+                        return entry.value
+                    if state == _STALE:
                         self._refresh_later(settings, backend, key, args, kwargs)
-                    if SINK.active:
-                        core.hit(backend, start)
-                    return entry.value
-                if state == _STALE:
-                    self._refresh_later(settings, backend, key, args, kwargs)
-                    if SINK.active:
-                        core.stale(backend)
-                    return entry.value
-        if SINK.active:
-            core.miss(backend, start)
-        owner = object()
-        result = await self._flight.do(
-            key, lambda: self._compute(settings, backend, key, args, kwargs, owner, store=store)
-        )
-        return core.share(settings, result, owner)
+                        if SINK.active:
+                            core.stale(backend)
+                        return entry.value
+            if SINK.active:
+                core.miss(backend, start)
+            owner = object()
+            result = await self._flight.do(
+                key, lambda: self._compute(settings, backend, key, args, kwargs, owner, store=store)
+            )
+            return core.share(settings, result, owner)
+
+        return call
 
     async def _delete_quietly(
         self, settings: CacheSettings, backend: CacheBackend, key: str
@@ -811,9 +831,7 @@ class _Cached:
         if inspect.iscoroutinefunction(func):
             shell_a: _AsyncCached[Any, Any] = _AsyncCached(core)
 
-            @functools.wraps(func)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await shell_a.call(args, kwargs)
+            async_wrapper = functools.wraps(func)(shell_a.make_call())
 
             async def ainvalidate(*args: Any, **kwargs: Any) -> bool:
                 return await shell_a.invalidate(args, kwargs)
@@ -827,9 +845,7 @@ class _Cached:
         else:
             shell_s: _SyncCached[Any, Any] = _SyncCached(core)
 
-            @functools.wraps(func)
-            def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return shell_s.call(args, kwargs)
+            sync_wrapper = functools.wraps(func)(shell_s.make_call())
 
             def invalidate(*args: Any, **kwargs: Any) -> bool:
                 return shell_s.invalidate(args, kwargs)
