@@ -26,6 +26,8 @@ OPTIONAL = [
     "prometheus_client",
     "opentelemetry",
     "bandit",
+    "openai",
+    "anthropic",
 ]
 
 BLOCK = textwrap.dedent(
@@ -49,7 +51,14 @@ def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["hardpoint", "hardpoint.errors", "hardpoint.events", "hardpoint.cache", "hardpoint._cli"],
+    [
+        "hardpoint",
+        "hardpoint.errors",
+        "hardpoint.events",
+        "hardpoint.cache",
+        "hardpoint.llm_cache",
+        "hardpoint._cli",
+    ],
 )
 def test_component_imports_without_optional_packages(module: str) -> None:
     result = run_blocked(f"import {module}")
@@ -124,6 +133,24 @@ def test_memory_cache_works_without_optional_packages() -> None:
 
         assert row(1) == row(1) == Row(1, dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
         assert calls == [1]
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_llm_cache_works_without_optional_packages() -> None:
+    result = run_blocked(
+        """
+        from hardpoint.llm_cache import GLOBAL, LLMCache
+        cache = LLMCache()
+        request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+                   "temperature": 0}
+        response = {"choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": "hello"}}]}
+        assert cache.set(request, response, scope=GLOBAL)
+        assert cache.get(request, scope=GLOBAL) == response
         print("ok")
         """
     )
