@@ -36,7 +36,11 @@ def test_a_failing_handler_is_logged_and_others_still_run(
     undo_seen = events.subscribe(seen.append)
     try:
         with caplog.at_level(logging.ERROR, logger="hardpoint.events"):
-            events.SINK.emit(events.SecretRead(name="DB", backend="env", source="backend"))
+            events.SINK.emit(
+                events.SecretRead(
+                    name="DB", backend="env", version=None, result="miss", caller="app"
+                )
+            )
     finally:
         undo_broken()
         undo_seen()

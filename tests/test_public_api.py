@@ -14,6 +14,7 @@ PUBLIC = {
         "ConfigurationError",
         "HardpointError",
         "MissingDependencyError",
+        "SecretAccessDeniedError",
         "SecretNotFoundError",
         "SerializationError",
         "UnstableKeyError",

@@ -8,7 +8,8 @@ HardpointError
 ├── BackendUnavailableError                   a server or cloud API did not answer
 │   └── CircuitOpenError                      ...and the breaker is not calling it for now
 ├── SerializationError                        a value cannot be encoded or decoded
-└── SecretNotFoundError (+LookupError)        no backend knows the secret
+├── SecretNotFoundError (+LookupError)        no backend knows the secret
+└── SecretAccessDeniedError (+PermissionError) the backend refused our credentials
 ```
 
 Attributes carry context (a field name, a backend name, a pip extra), never a secret value.
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigurationError",
     "HardpointError",
     "MissingDependencyError",
+    "SecretAccessDeniedError",
     "SecretNotFoundError",
     "SerializationError",
     "UnstableKeyError",
@@ -110,5 +112,19 @@ class SecretNotFoundError(HardpointError, LookupError):
     def __init__(self, key: str, *, backend: str | None = None) -> None:
         where = f" in backend {backend!r}" if backend else ""
         super().__init__(f"no secret named {key!r}{where}")
+        self.key = key
+        self.backend = backend
+
+
+class SecretAccessDeniedError(HardpointError, PermissionError):
+    """A secret backend refused our credentials or permissions (not worth retrying).
+
+    Attributes:
+        key: The secret's name (never its value).
+        backend: Short backend name such as ``"vault"``.
+    """
+
+    def __init__(self, key: str, *, backend: str, reason: str = "access denied") -> None:
+        super().__init__(f"{backend} refused access to secret {key!r}: {reason}")
         self.key = key
         self.backend = backend

@@ -122,12 +122,19 @@ class RequestBlocked(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SecretRead(Event):
-    """A secret was read. *source* is ``cache``, ``backend`` or ``stale``; never the value."""
+    """A secret was read (never the value).
+
+    *result* is ``hit`` (from the in-process cache), ``miss`` (fetched from the backend) or
+    ``stale`` (the backend failed and the last good value was served). *caller* is the
+    module that asked.
+    """
 
     component: ClassVar[str] = "secrets"
     name: str
     backend: str
-    source: Literal["cache", "backend", "stale"]
+    version: str | None
+    result: Literal["hit", "miss", "stale"]
+    caller: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -333,3 +333,47 @@ def test_default_backend_is_the_configured_cache() -> None:
         assert len(own) == 1
     finally:
         close_cache()
+
+
+async def test_concurrent_sampled_requests_each_reach_the_provider(cache: LLMCache) -> None:
+    calls = 0
+
+    async def provider() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        await asyncio.sleep(0.02)
+        return chat_response(f"sample {mine}")
+
+    sampled = {**REQUEST, "temperature": 0.9}
+    results = await asyncio.gather(
+        *(cache.acall(sampled, provider, scope=GLOBAL) for _ in range(5))
+    )
+    assert calls == 5
+    assert len({r["choices"][0]["message"]["content"] for r in results}) == 5
+    assert cache.stats().bypassed == 5
+
+
+def test_wrap_method_caches_a_duck_typed_client(cache: LLMCache) -> None:
+    class Completions:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def create(self, **kwargs: Any) -> dict[str, Any]:
+            self.calls += 1
+            return chat_response()
+
+    class Chat:
+        def __init__(self) -> None:
+            self.completions = Completions()
+
+    class Client:
+        def __init__(self) -> None:
+            self.chat = Chat()
+
+    client = Client()
+    wrapped = cache.wrap(client, scope="tenant-1")
+    first = wrapped.chat.completions.create(**REQUEST)
+    second = wrapped.chat.completions.create(**REQUEST)
+    assert first == second == chat_response()
+    assert client.chat.completions.calls == 1

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from hardpoint._internal.clock import SYSTEM_CLOCK, Clock
 from hardpoint._internal.singleflight import AsyncSingleFlight, SingleFlight
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from hardpoint.cache import CacheBackend
 
 __all__ = ["GLOBAL", "CacheStats", "LLMCache", "LLMCacheHit", "LLMCacheMiss", "Scope"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("hardpoint.llm_cache")
 
@@ -228,12 +230,23 @@ class LLMCache:
         return self._prepare(request, scope=scope, api=api, ttl=None).key
 
     def _prepare(
-        self, request: Mapping[str, Any], *, scope: Scope, api: Api | None, ttl: float | None
+        self,
+        request: Mapping[str, Any],
+        *,
+        scope: Scope,
+        api: Api | None,
+        ttl: float | None,
+        need_ttl: bool = False,
     ) -> _Prepared:
         scope_part = _scope_part(scope)
         canonical = canonical_request(request, api=api)
         digest = request_digest(canonical)
-        category, auto_ttl = self.ttl_policy.classify(request_text(canonical))
+        # Only a store needs the TTL category: scanning the prompt's words costs more than
+        # building the key, so lookups skip it.
+        if need_ttl:
+            category, auto_ttl = self.ttl_policy.classify(request_text(canonical))
+        else:
+            category, auto_ttl = "generic", self.ttl_policy.generic
         temperature = canonical.get("temperature", 1)
         sampled = isinstance(temperature, (int, float)) and temperature > 0
         cacheable = not sampled or "seed" in canonical or self.cache_temperature_above_zero
@@ -396,7 +409,7 @@ class LLMCache:
         api: Api | None,
         ttl: float | None,
     ) -> tuple[str, bytes, float] | None:
-        prepared = self._prepare(request, scope=scope, api=api, ttl=ttl)
+        prepared = self._prepare(request, scope=scope, api=api, ttl=ttl, need_ttl=True)
         body = response_dict(response)
         reason = None
         if not prepared.cacheable:
@@ -442,10 +455,17 @@ class LLMCache:
         Concurrent identical misses (same key) in this process share one provider call.
         The provider's result is stored when it may be reused and returned as it is.
         """
+        prepared = self._prepare(request, scope=scope, api=api, ttl=None)
+        if not prepared.cacheable:
+            # A sampled request must vary: no sharing, not even between concurrent callers.
+            self._counters.add(bypassed=1)
+            result = provider()
+            self.set(request, result, scope=scope, api=api, ttl=ttl)
+            return result
         cached = self.get(request, scope=scope, api=api)
         if cached is not None:
             return cached
-        key = self.key(request, scope=scope, api=api)
+        key = prepared.key
 
         def fetch() -> Any:
             result = provider()
@@ -464,10 +484,17 @@ class LLMCache:
         ttl: float | None = None,
     ) -> dict[str, Any] | Any:
         """Async twin of `call`."""
+        prepared = self._prepare(request, scope=scope, api=api, ttl=None)
+        if not prepared.cacheable:
+            # A sampled request must vary: no sharing, not even between concurrent callers.
+            self._counters.add(bypassed=1)
+            result = await provider()
+            await self.aset(request, result, scope=scope, api=api, ttl=ttl)
+            return result
         cached = await self.aget(request, scope=scope, api=api)
         if cached is not None:
             return cached
-        key = self.key(request, scope=scope, api=api)
+        key = prepared.key
 
         async def fetch() -> Any:
             result = await provider()
@@ -475,6 +502,26 @@ class LLMCache:
             return result
 
         return await self._aflight.do(key, fetch)
+
+    def wrap(self, client: T, *, scope: Scope | Callable[[], Scope]) -> T:
+        """Return *client* (an OpenAI or Anthropic SDK client, sync or async) cached here.
+
+        ``chat.completions.create``, ``responses.create`` and ``messages.create`` go through
+        the cache (streaming too: hits replay as chunks); everything else passes through.
+        A call may override the scope with ``cache_scope=`` and the TTL with
+        ``cache_ttl=``; both are removed before the request is sent.
+
+        Args:
+            client: The SDK client. No SDK is imported by hardpoint: it is duck-typed.
+            scope: A tenant or user id, `GLOBAL`, or a callable returning one per call
+                (for example a context variable's ``get``).
+
+        Raises:
+            ConfigurationError: The client has none of the supported ``create`` methods.
+        """
+        from hardpoint.llm_cache._wrap import wrap_client  # _wrap imports this module
+
+        return wrap_client(self, client, scope=scope)
 
     # -- the design document's helper form -------------------------------------------------
 

@@ -36,9 +36,10 @@ _SYSTEM_WORDS: Final = ("you are", "system:", "role:", "your role", "act as")
 
 
 def _pattern(words: Iterable[str]) -> re.Pattern[str]:
-    # Whole words only: "now" must not match "know", "my" must not match "myth".
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
+    # Whole words only: "now" must not match "know", "my" must not match "myth". Matched on
+    # lower-cased text (IGNORECASE makes the scan several times slower on long prompts).
+    alternatives = "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ class TTLPolicy:
 
     def categories(self, text: str) -> set[Category]:
         """Return every category whose words occur in *text*."""
-        return {name for name, pattern in self._patterns if pattern.search(text)}
+        lowered = text.lower()
+        return {name for name, pattern in self._patterns if pattern.search(lowered)}
 
     def seconds(self, category: Category) -> float:
         """Return the TTL of *category*."""

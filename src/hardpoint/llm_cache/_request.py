@@ -50,8 +50,6 @@ _DEFAULTS: Final[dict[Api, dict[str, Any]]] = {
     "openai.responses": {"temperature": 1, "top_p": 1},
     "anthropic.messages": {"temperature": 1},
 }
-# Keys whose string values are prose to normalise, wherever they appear in messages.
-_TEXT_KEYS: Final = frozenset({"text", "content", "instructions", "system", "input"})
 
 
 def detect_api(request: Mapping[str, Any]) -> Api:
@@ -78,8 +76,10 @@ def canonical_request(request: Mapping[str, Any], *, api: Api | None = None) -> 
 
     Returns:
         A JSON-ready dict: the API name, every parameter that can change the answer with
-        provider defaults filled in, message text normalised (see `normalize_text`), string
-        contents turned into text parts, numbers in one form.
+        provider defaults filled in, numbers in one form, string contents turned into text
+        parts, and the prose that people wrote (system prompts, instructions, message text)
+        normalised with `normalize_text`. Data stays exact: tool definitions, tool call
+        arguments, tool results and structured inputs are never whitespace-folded.
 
     Raises:
         ConfigurationError: No model, no messages/input, an unknown *api*, or a value with
@@ -102,72 +102,126 @@ def canonical_request(request: Mapping[str, Any], *, api: Api | None = None) -> 
             if name in _DROPPED or value is None:
                 continue
             if name == "messages":
-                out[name] = [_message(m, api) for m in value]
-            elif name == "input" and isinstance(value, str):
-                # Responses API: a string input is one user message with that text.
-                out[name] = [{"role": "user", "content": normalize_text(value)}]
-            elif name == "system" and isinstance(value, str):
-                # Anthropic: a string system prompt is one text block.
-                out[name] = [{"type": "text", "text": normalize_text(value)}]
-            elif name in ("system", "instructions", "input"):
-                out[name] = _prose(value, api)
+                convert = _anthropic_message if api == "anthropic.messages" else _chat_message
+                out[name] = [convert(_as_mapping(m)) for m in value]
+            elif name == "system" and api == "anthropic.messages":
+                out[name] = _anthropic_blocks(value)
+            elif name == "instructions" and isinstance(value, str):
+                out[name] = normalize_text(value)
+            elif name == "input" and api == "openai.responses":
+                out[name] = _responses_input(value)
             else:
                 out[name] = canonical_json_value(_strip_hints(value, api))
     except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"the request cannot be canonicalised: {exc}", field="request"
-        ) from exc
+        msg = f"the request cannot be canonicalised: {exc}"
+        raise ConfigurationError(msg, field="request") from exc
     out["api"] = api
     return out
 
 
-def _message(message: Any, api: Api) -> Any:
-    if not isinstance(message, Mapping):
-        dump = getattr(message, "model_dump", None)
-        if not callable(dump):
-            raise TypeError(f"a message is a {type(message).__name__}, not a mapping")
-        message = dump(mode="json", exclude_none=True)
+def _as_mapping(item: Any) -> Mapping[str, Any]:
+    if isinstance(item, Mapping):
+        return item
+    dump = getattr(item, "model_dump", None)  # SDK message objects
+    if callable(dump):
+        value = dump(mode="json", exclude_none=True)
+        if isinstance(value, Mapping):
+            return value
+    raise TypeError(f"a message is a {type(item).__name__}, not a mapping")
+
+
+def _text_part(kind: str, text: str, *, prose: bool) -> dict[str, Any]:
+    return {"type": kind, "text": normalize_text(text) if prose else text}
+
+
+def _chat_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI chat: user/system/assistant text is prose; a tool message's content is data."""
+    prose = message.get("role") != "tool"
     out: dict[str, Any] = {}
     for key, value in message.items():
         if value is None:
             continue  # {"content": None} and no content key are the same message
         if key == "content":
-            out[key] = _content(value, api)
+            if isinstance(value, str):
+                # A plain string is one text part: both reach the model the same way.
+                out[key] = [_text_part("text", value, prose=prose)]
+            else:
+                out[key] = [_chat_part(_as_mapping(p), prose=prose) for p in value]
         else:
-            out[key] = canonical_json_value(_strip_hints(value, api))
+            out[key] = canonical_json_value(value)
     return out
 
 
-def _content(value: Any, api: Api) -> Any:
-    if isinstance(value, str):
-        # A plain string is one text part: both forms reach the model the same way.
-        return [{"type": "text", "text": normalize_text(value)}]
-    return _prose(value, api)
+def _chat_part(part: Mapping[str, Any], *, prose: bool) -> dict[str, Any]:
+    if part.get("type") == "text" and isinstance(part.get("text"), str):
+        rest = {k: canonical_json_value(v) for k, v in part.items() if k != "text"}
+        return {**rest, "text": normalize_text(part["text"]) if prose else part["text"]}
+    return dict(canonical_json_value(part))
 
 
-def _prose(value: Any, api: Api) -> Any:
-    """Normalise the prose inside *value* (a string, or parts and items holding strings)."""
+def _anthropic_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in message.items():
+        if value is None:
+            continue
+        out[key] = _anthropic_blocks(value) if key == "content" else canonical_json_value(value)
+    return out
+
+
+def _anthropic_blocks(value: Any, *, prose: bool = True) -> list[Any]:
+    """Anthropic content or system: a string is one text block; hints are dropped."""
     if isinstance(value, str):
-        return normalize_text(value)
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if item is None or (api == "anthropic.messages" and key == "cache_control"):
+        return [_text_part("text", value, prose=prose)]
+    blocks: list[Any] = []
+    for raw in value:
+        block = {k: v for k, v in _as_mapping(raw).items() if k != "cache_control"}
+        kind = block.get("type")
+        if kind == "text" and isinstance(block.get("text"), str):
+            rest = {k: canonical_json_value(v) for k, v in block.items() if k != "text"}
+            text = block["text"]
+            blocks.append({**rest, "text": normalize_text(text) if prose else text})
+        elif kind == "tool_result" and block.get("content") is not None:
+            # A tool's output is data: the string and one-block forms are equal, but the
+            # text itself is kept exactly.
+            rest = {k: canonical_json_value(v) for k, v in block.items() if k != "content"}
+            blocks.append({**rest, "content": _anthropic_blocks(block["content"], prose=False)})
+        else:
+            blocks.append(canonical_json_value(_strip_hints(block, "anthropic.messages")))
+    return blocks
+
+
+def _responses_input(value: Any) -> list[Any]:
+    """Responses API input: a string is one user message; message text parts are prose."""
+    if isinstance(value, str):
+        value = [{"role": "user", "content": value}]
+    items: list[Any] = []
+    for raw in value:
+        item = _as_mapping(raw)
+        if item.get("type", "message") != "message":
+            items.append(canonical_json_value(item))  # function_call_output etc.: data
+            continue
+        role = item.get("role", "user")
+        kind = "output_text" if role == "assistant" else "input_text"
+        out: dict[str, Any] = {"type": "message"}
+        for key, val in item.items():
+            if val is None:
                 continue
-            if isinstance(item, str) and key in _TEXT_KEYS:
-                out[str(key)] = normalize_text(item)
-            elif key == "content" and isinstance(item, list):
-                out[str(key)] = [_prose(part, api) for part in item]
+            if key == "content":
+                if isinstance(val, str):
+                    out[key] = [_text_part(kind, val, prose=True)]
+                else:
+                    out[key] = [_responses_part(_as_mapping(p)) for p in val]
             else:
-                out[str(key)] = (
-                    _prose(item, api)
-                    if isinstance(item, (list, Mapping))
-                    else (canonical_json_value(item))
-                )
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_prose(v, api) for v in value]
-    return canonical_json_value(value)
+                out[key] = canonical_json_value(val)
+        items.append(out)
+    return items
+
+
+def _responses_part(part: Mapping[str, Any]) -> dict[str, Any]:
+    if part.get("type") in ("input_text", "output_text") and isinstance(part.get("text"), str):
+        rest = {k: canonical_json_value(v) for k, v in part.items() if k != "text"}
+        return {**rest, "text": normalize_text(part["text"])}
+    return dict(canonical_json_value(part))
 
 
 def _strip_hints(value: Any, api: Api) -> Any:
@@ -192,21 +246,20 @@ def request_digest(canonical: Mapping[str, Any]) -> str:
 
 
 def request_text(canonical: Mapping[str, Any]) -> str:
-    """Return the prose of a canonical request (system, instructions, messages), for TTL rules."""
+    """Return the prose of a canonical request (system, instructions, message text parts)."""
     parts: list[str] = []
-
-    def walk(value: Any, key: str | None) -> None:
+    for name in ("system", "instructions"):
+        value = canonical.get(name)
         if isinstance(value, str):
-            if key in _TEXT_KEYS:
-                parts.append(value)
-        elif isinstance(value, Mapping):
-            for k, v in value.items():
-                walk(v, str(k))
+            parts.append(value)
         elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-
-    for name in ("system", "instructions", "input", "messages"):
-        if name in canonical:
-            walk(canonical[name], name)
+            parts.extend(b["text"] for b in value if isinstance(b, dict) and "text" in b)
+    for message in canonical.get("messages") or canonical.get("input") or ():
+        if not isinstance(message, dict):
+            continue
+        parts.extend(
+            part["text"]
+            for part in message.get("content") or ()
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
     return "\n".join(parts)
