@@ -43,6 +43,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/cache_bench.py
 	$(BIN)/python benchmarks/llm_cache_bench.py
+	$(BIN)/python benchmarks/secrets_bench.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -28,6 +28,9 @@ OPTIONAL = [
     "bandit",
     "openai",
     "anthropic",
+    "hvac",
+    "grpc",
+    "requests",
 ]
 
 BLOCK = textwrap.dedent(
@@ -57,6 +60,7 @@ def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
         "hardpoint.events",
         "hardpoint.cache",
         "hardpoint.llm_cache",
+        "hardpoint.secrets",
         "hardpoint._cli",
     ],
 )
@@ -151,6 +155,46 @@ def test_llm_cache_works_without_optional_packages() -> None:
                                  "message": {"role": "assistant", "content": "hello"}}]}
         assert cache.set(request, response, scope=GLOBAL)
         assert cache.get(request, scope=GLOBAL) == response
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("construct", "extra"),
+    [
+        ("AwsSecretsManagerBackend(region='us-east-1')", "aws"),
+        ("VaultBackend(url='http://127.0.0.1:8200', token='t')", "vault"),
+        ("GcpSecretManagerBackend(project='p')", "gcp"),
+        ("AzureKeyVaultBackend(vault_url='https://v.vault.azure.net')", "azure"),
+    ],
+)
+def test_secret_backends_without_their_sdk_name_the_extra(construct: str, extra: str) -> None:
+    result = run_blocked(
+        f"""
+        from hardpoint.secrets import *
+        from hardpoint.errors import MissingDependencyError
+        try:
+            {construct}
+        except MissingDependencyError as exc:
+            assert exc.extra == {extra!r}, exc.extra
+            assert "pip install 'hardpoint[{extra}]'" in str(exc)
+            print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_secrets_from_the_environment_work_without_optional_packages() -> None:
+    result = run_blocked(
+        """
+        import os
+        os.environ["HP_IMPORT_TEST"] = "value-123456"
+        from hardpoint.secrets import get_secret
+        assert get_secret("HP_IMPORT_TEST") == "value-123456"
         print("ok")
         """
     )
