@@ -44,6 +44,8 @@ def test_demo_runs_without_any_server(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "100 concurrent callers on a cold key" in table
     assert "1 execution" in table
     assert "0 exceptions" in table
+    assert "1 provider call, 10 saved" in table
+    assert "1 fetch, 999 cached, 1000 audit events" in table
 
 
 def test_console_script_entry_point_runs_as_module() -> None:

@@ -113,6 +113,89 @@ async def _cache_demo(rows: list[_Row], say: TextIO | None) -> None:
     await backend.aclear()
 
 
+async def _llm_cache_demo(rows: list[_Row], say: TextIO | None) -> None:
+    from hardpoint.cache import MemoryBackend
+    from hardpoint.llm_cache import GLOBAL, LLMCache
+
+    cache = LLMCache(MemoryBackend())
+    provider_calls = 0
+
+    async def fake_provider() -> dict[str, object]:
+        # Stands in for an LLM API: 200 ms and a bill per call.
+        nonlocal provider_calls
+        provider_calls += 1
+        await asyncio.sleep(0.2)
+        return {
+            "object": "chat.completion",
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Paris."},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500},
+        }
+
+    request = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "temperature": 0,
+    }
+    # The same question, written differently: key order, trailing spaces, 0.0, stream=True.
+    variant = {
+        "temperature": 0.0,
+        "stream": True,
+        "messages": [{"content": "What is the capital of France?  \n", "role": "user"}],
+        "model": "gpt-4o-mini",
+    }
+    start = time.perf_counter()
+    await asyncio.gather(*(cache.acall(request, fake_provider, scope=GLOBAL) for _ in range(10)))
+    await cache.acall(variant, fake_provider, scope=GLOBAL)
+    elapsed = time.perf_counter() - start
+    stats = cache.stats()
+    rows.append(
+        _Row(
+            "llm_cache",
+            "11 identical questions (10 at once, 1 reworded)",
+            f"{provider_calls} provider call, {stats.calls_saved} saved "
+            f"(${stats.dollars_saved:.5f})",
+            f"{elapsed * 1e3:.0f} ms for all",
+        )
+    )
+    if say:
+        say.write(f"llm_cache: {provider_calls} provider call for 11 questions\n")
+
+
+def _secrets_demo(rows: list[_Row], say: TextIO | None) -> None:
+    from hardpoint.secrets import EnvBackend, SecretsManager
+
+    os.environ.setdefault("HARDPOINT_DEMO_DB_PASSWORD", "demo-password-not-real")
+    manager = SecretsManager(EnvBackend())
+    seen: list[events.Event] = []
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        start = time.perf_counter()
+        for _ in range(1000):
+            manager.get("HARDPOINT_DEMO_DB_PASSWORD")
+        elapsed = time.perf_counter() - start
+    finally:
+        unsubscribe()
+    reads = [e for e in seen if isinstance(e, events.SecretRead)]
+    results = Counter(e.result for e in reads)
+    rows.append(
+        _Row(
+            "secrets",
+            "1,000 reads of a secret (environment backend)",
+            f"{results['miss']} fetch, {results['hit']} cached, {len(reads)} audit events",
+            f"{elapsed / 1000 * 1e6:.1f} µs per read",
+        )
+    )
+    if say:
+        say.write("secrets: 1,000 reads, 1 fetch, value never logged\n")
+
+
 def _print_table(rows: list[_Row], out: TextIO) -> None:
     headers = ("component", "what", "result", "timing")
     table = [headers, *((r.component, r.what, r.result, r.timing) for r in rows)]
@@ -140,6 +223,8 @@ def run_demo(*, quiet: bool = False, out: TextIO) -> int:
     rows: list[_Row] = []
     say = None if quiet else out
     asyncio.run(_cache_demo(rows, say))
+    asyncio.run(_llm_cache_demo(rows, say))
+    _secrets_demo(rows, say)
     out.write("\nhardpoint demo summary\n")
     _print_table(rows, out)
     return 0

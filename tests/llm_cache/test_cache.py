@@ -269,6 +269,9 @@ async def test_fifty_concurrent_identical_misses_call_the_provider_once(cache: L
     assert all(r == chat_response() for r in results)
     assert await cache.acall(REQUEST, provider, scope=GLOBAL) == chat_response()
     assert calls == 1
+    stats = cache.stats()
+    assert (stats.coalesced, stats.hits, stats.calls_saved) == (49, 1, 50)
+    assert stats.input_tokens_saved == 50 * 20
 
 
 def test_threads_share_one_provider_call(cache: LLMCache) -> None:

@@ -67,6 +67,7 @@ __all__ = [
     "FaultKind",
     "KeyVaultServer",
     "StaticTokenCredential",
+    "make_certificates",
     "start_key_vault_server",
 ]
 

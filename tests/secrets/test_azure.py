@@ -206,23 +206,14 @@ def test_version_info_reads_listed_properties() -> None:
     assert _tied_newest([]) == []
 
 
-def _http_error(status: int, body: object = None) -> Exception:
-    from azure.core.exceptions import HttpResponseError
-    from azure.core.rest import HttpRequest
-    from azure.core.rest._http_response_impl import HttpResponseImpl
+def _http_error(status: int, body: dict[str, Any] | None = None) -> Exception:
+    """An HttpResponseError as the SDK raises it for *status* and an error *body*."""
+    from azure.core.exceptions import HttpResponseError, ODataV4Format
 
-    content = b"" if body is None else json.dumps(body).encode()
-    response = HttpResponseImpl(
-        request=HttpRequest("GET", "https://v.vault.azure.net/secrets/n"),
-        internal_response=None,
-        status_code=status,
-        reason="Reason",
-        content_type="application/json",
-        headers={},
-        stream_download_generator=None,
-    )
-    response._content = content
-    return HttpResponseError(response=response)
+    exc = HttpResponseError(message=f"Operation returned an invalid status {status}")
+    exc.status_code = status
+    exc.error = ODataV4Format(body) if body is not None else None
+    return exc
 
 
 @pytest.mark.parametrize(

@@ -82,8 +82,10 @@ class CacheStats:
         rejected: Answers not stored (errors, empty or truncated output, user-specific
             prompt in the GLOBAL scope).
         errors: Backend failures (each served as a miss or a skipped store).
-        input_tokens_saved: Prompt tokens of the answers served from the cache.
-        output_tokens_saved: Completion tokens of the answers served from the cache.
+        coalesced: Callers of `call`/`acall` that shared a concurrent caller's provider
+            call instead of making their own (each one a provider call saved).
+        input_tokens_saved: Prompt tokens of the answers served from the cache or shared.
+        output_tokens_saved: Completion tokens of the answers served from the cache or shared.
         dollars_saved: Estimated by the `Pricing` table.
         lookup_seconds: Total time spent in lookups.
     """
@@ -94,6 +96,7 @@ class CacheStats:
     stores: int
     rejected: int
     errors: int
+    coalesced: int
     input_tokens_saved: int
     output_tokens_saved: int
     dollars_saved: float
@@ -111,8 +114,8 @@ class CacheStats:
 
     @property
     def calls_saved(self) -> int:
-        """Provider calls avoided: one per hit."""
-        return self.hits
+        """Provider calls avoided: one per hit and one per coalesced caller."""
+        return self.hits + self.coalesced
 
     @property
     def mean_lookup_seconds(self) -> float:
@@ -140,6 +143,7 @@ class _Counters:
             stores=int(v.get("stores", 0)),
             rejected=int(v.get("rejected", 0)),
             errors=int(v.get("errors", 0)),
+            coalesced=int(v.get("coalesced", 0)),
             input_tokens_saved=int(v.get("input_tokens_saved", 0)),
             output_tokens_saved=int(v.get("output_tokens_saved", 0)),
             dollars_saved=v.get("dollars_saved", 0.0),
@@ -467,12 +471,19 @@ class LLMCache:
             return cached
         key = prepared.key
 
+        led = False
+
         def fetch() -> Any:
+            nonlocal led
+            led = True
             result = provider()
             self.set(request, result, scope=scope, api=api, ttl=ttl)
             return result
 
-        return self._flight.do(key, fetch)
+        result = self._flight.do(key, fetch)
+        if not led:
+            self._coalesced(prepared, result)
+        return result
 
     async def acall(
         self,
@@ -496,12 +507,30 @@ class LLMCache:
             return cached
         key = prepared.key
 
+        led = False
+
         async def fetch() -> Any:
+            nonlocal led
+            led = True
             result = await provider()
             await self.aset(request, result, scope=scope, api=api, ttl=ttl)
             return result
 
-        return await self._aflight.do(key, fetch)
+        result = await self._aflight.do(key, fetch)
+        if not led:
+            self._coalesced(prepared, result)
+        return result
+
+    def _coalesced(self, prepared: _Prepared, result: Any) -> None:
+        """Count a caller that shared another caller's provider call: a call saved."""
+        body = response_dict(result)
+        tokens = usage_tokens(body, prepared.api) if body is not None else (0, 0)
+        self._counters.add(
+            coalesced=1,
+            input_tokens_saved=tokens[0],
+            output_tokens_saved=tokens[1],
+            dollars_saved=self.pricing.cost(prepared.model, *tokens),
+        )
 
     def wrap(self, client: T, *, scope: Scope | Callable[[], Scope]) -> T:
         """Return *client* (an OpenAI or Anthropic SDK client, sync or async) cached here.

@@ -248,13 +248,8 @@ class _AsyncHandle:
     credential: AsyncTokenCredential | None
     owned: bool  # whether we built the client (an injected one stays open)
 
-    @property
-    def needs_closing(self) -> bool:
-        return self.owned or self.credential is not None
-
     async def aclose(self) -> None:
-        if self.owned:
-            await self.client.close()
+        await self.client.close()
         if self.credential is not None:
             await self.credential.close()
 
@@ -624,7 +619,7 @@ class AzureKeyVaultBackend:
         except RuntimeError:
             running = None
         for loop, handle in handles:
-            if loop is None or not handle.needs_closing:
+            if loop is None or not handle.owned:
                 continue
             if loop is running:
                 task = loop.create_task(handle.aclose())
@@ -642,7 +637,7 @@ class AzureKeyVaultBackend:
         self._close_sync_parts()
         running = asyncio.get_running_loop()
         for loop, handle in handles:
-            if not handle.needs_closing:
+            if not handle.owned:
                 continue
             if loop is None or loop is running:
                 await handle.aclose()
