@@ -456,8 +456,10 @@ class LLMCache:
     ) -> dict[str, Any] | Any:
         """Return the cached answer, or call *provider* once for all concurrent callers.
 
-        Concurrent identical misses (same key) in this process share one provider call.
-        The provider's result is stored when it may be reused and returned as it is.
+        Concurrent identical calls (same key) in this process share one lookup and, on a
+        miss, one provider call; the callers that shared are counted as ``coalesced``. The
+        provider's result is stored when it may be reused and returned as it is. Sampled
+        requests (not cacheable) always call the provider themselves.
         """
         prepared = self._prepare(request, scope=scope, api=api, ttl=None)
         if not prepared.cacheable:
@@ -466,21 +468,21 @@ class LLMCache:
             result = provider()
             self.set(request, result, scope=scope, api=api, ttl=ttl)
             return result
-        cached = self.get(request, scope=scope, api=api)
-        if cached is not None:
-            return cached
-        key = prepared.key
-
         led = False
 
-        def fetch() -> Any:
+        def get_or_fetch() -> Any:
+            # Concurrent identical callers share the lookup too, not only the provider call:
+            # a burst of N callers makes one backend read, not N.
             nonlocal led
             led = True
+            cached = self.get(request, scope=scope, api=api)
+            if cached is not None:
+                return cached
             result = provider()
             self.set(request, result, scope=scope, api=api, ttl=ttl)
             return result
 
-        result = self._flight.do(key, fetch)
+        result = self._flight.do(prepared.key, get_or_fetch)
         if not led:
             self._coalesced(prepared, result)
         return result
@@ -502,21 +504,19 @@ class LLMCache:
             result = await provider()
             await self.aset(request, result, scope=scope, api=api, ttl=ttl)
             return result
-        cached = await self.aget(request, scope=scope, api=api)
-        if cached is not None:
-            return cached
-        key = prepared.key
-
         led = False
 
-        async def fetch() -> Any:
+        async def get_or_fetch() -> Any:
             nonlocal led
             led = True
+            cached = await self.aget(request, scope=scope, api=api)
+            if cached is not None:
+                return cached
             result = await provider()
             await self.aset(request, result, scope=scope, api=api, ttl=ttl)
             return result
 
-        result = await self._aflight.do(key, fetch)
+        result = await self._aflight.do(prepared.key, get_or_fetch)
         if not led:
             self._coalesced(prepared, result)
         return result

@@ -26,6 +26,8 @@ __all__ = ["canonical_json_value", "normalize_text"]
 
 # A non-space then a run of 2+ spaces before a non-space: indentation (after a newline or at
 # the start) never matches. Written without a look-behind, which is several times slower.
+_BACKTICKS: Final = re.compile(r"`+")
+_TILDES: Final = re.compile(r"~+")
 _INNER_SPACES: Final = re.compile(r"(\S) {2,}(?=\S)")
 # An inline code span (kept as it is) or a run of inner spaces (folded), in one scan.
 _SPANS_OR_SPACES: Final = re.compile(r"(`+)[^`]*?\1|(\S) {2,}(?=\S)")
@@ -86,15 +88,12 @@ def normalize_text(text: str) -> str:
 def _fence_marks(text: str) -> list[tuple[int, str]]:
     """Every run of 3+ backticks or tildes, in order, found with str.find (a C scan)."""
     found: list[tuple[int, str]] = []
-    for char in "`~":
-        needle = char * 3
+    for needle, run in (("```", _BACKTICKS), ("~~~", _TILDES)):
         at = text.find(needle)
         while at >= 0:
-            end = at + 3
-            while end < len(text) and text[end] == char:
-                end += 1
-            found.append((at, text[at:end]))
-            at = text.find(needle, end)
+            marks = run.match(text, at).group()  # type: ignore[union-attr]  # needle is a run
+            found.append((at, marks))
+            at = text.find(needle, at + len(marks))
     found.sort()
     return found
 
