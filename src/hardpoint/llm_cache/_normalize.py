@@ -26,8 +26,8 @@ __all__ = ["canonical_json_value", "normalize_text"]
 
 # A non-space then a run of 2+ spaces before a non-space: indentation (after a newline or at
 # the start) never matches. Written without a look-behind, which is several times slower.
-_BACKTICKS: Final = re.compile(r"`+")
-_TILDES: Final = re.compile(r"~+")
+_BACKTICK_FENCE: Final = re.compile(r"```+")
+_TILDE_FENCE: Final = re.compile(r"~~~+")
 _INNER_SPACES: Final = re.compile(r"(\S) {2,}(?=\S)")
 # An inline code span (kept as it is) or a run of inner spaces (folded), in one scan.
 _SPANS_OR_SPACES: Final = re.compile(r"(`+)[^`]*?\1|(\S) {2,}(?=\S)")
@@ -55,7 +55,7 @@ def normalize_text(text: str) -> str:
     if " \n" in text or "\t\n" in text or text.endswith((" ", "\t")):
         text = _TRAILING.sub("", text)
     text = text.strip("\n")
-    if "```" not in text and "~~~" not in text:
+    if "`" not in text and "~" not in text:
         return _fold_prose(text)
     # Fenced code blocks are copied verbatim; only the prose between them is folded.
     # CommonMark fences: up to 3 spaces of indent, then 3+ backticks or 3+ tildes; a backtick
@@ -86,15 +86,13 @@ def normalize_text(text: str) -> str:
 
 
 def _fence_marks(text: str) -> list[tuple[int, str]]:
-    """Every run of 3+ backticks or tildes, in order, found with str.find (a C scan)."""
-    found: list[tuple[int, str]] = []
-    for needle, run in (("```", _BACKTICKS), ("~~~", _TILDES)):
-        at = text.find(needle)
-        while at >= 0:
-            marks = run.match(text, at).group()  # type: ignore[union-attr]  # needle is a run
-            found.append((at, marks))
-            at = text.find(needle, at + len(marks))
-    found.sort()
+    """Every run of 3+ backticks or tildes, in order, with its position."""
+    # Patterns that start with a literal let the regex engine use its fast literal search;
+    # the single-character `in` test is a memchr, so texts without tildes skip that scan.
+    found = [(m.start(), m.group()) for m in _BACKTICK_FENCE.finditer(text)]
+    if "~" in text:
+        found += [(m.start(), m.group()) for m in _TILDE_FENCE.finditer(text)]
+        found.sort()
     return found
 
 
