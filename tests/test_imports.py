@@ -31,6 +31,7 @@ OPTIONAL = [
     "hvac",
     "grpc",
     "requests",
+    "greenlet",
 ]
 
 BLOCK = textwrap.dedent(
@@ -61,6 +62,7 @@ def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
         "hardpoint.cache",
         "hardpoint.llm_cache",
         "hardpoint.secrets",
+        "hardpoint.pool",
         "hardpoint._cli",
     ],
 )
@@ -196,6 +198,22 @@ def test_secrets_from_the_environment_work_without_optional_packages() -> None:
         from hardpoint.secrets import get_secret
         assert get_secret("HP_IMPORT_TEST") == "value-123456"
         print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_pool_engine_without_sqlalchemy_names_the_extra() -> None:
+    result = run_blocked(
+        """
+        from hardpoint.pool import create_engine
+        from hardpoint.errors import MissingDependencyError
+        try:
+            create_engine("postgresql+psycopg://app@127.0.0.1/app")
+        except MissingDependencyError as exc:
+            assert exc.extra == "sqlalchemy", exc.extra
+            print("ok")
         """
     )
     assert result.returncode == 0, result.stderr

@@ -74,6 +74,16 @@ PUBLIC = {
         "redact_secrets",
         "reset_secrets",
     ],
+    "hardpoint.pool": [
+        "PRESETS",
+        "ConnectionBudget",
+        "PoolPreset",
+        "check_connection_budget",
+        "create_async_engine",
+        "create_engine",
+        "engine_options",
+        "size_pool",
+    ],
     "hardpoint.llm_cache": [
         "GLOBAL",
         "CacheStats",
