@@ -28,6 +28,8 @@ PUBLIC = {
         "CacheStaleServed",
         "Event",
         "EventHandler",
+        "PoolCheckout",
+        "PoolTimeout",
         "RequestBlocked",
         "SecretRead",
         "SecretReadFailed",

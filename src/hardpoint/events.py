@@ -33,6 +33,8 @@ __all__ = [
     "CacheStaleServed",
     "Event",
     "EventHandler",
+    "PoolCheckout",
+    "PoolTimeout",
     "RequestBlocked",
     "SecretRead",
     "SecretReadFailed",
@@ -145,6 +147,25 @@ class SecretReadFailed(Event):
     name: str
     backend: str
     error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolCheckout(Event):
+    """A connection was taken from a pool after *wait* seconds; *in_use* counts it too."""
+
+    component: ClassVar[str] = "pool"
+    pool: str
+    wait: float
+    in_use: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolTimeout(Event):
+    """No connection became free within the pool's timeout (*wait* seconds)."""
+
+    component: ClassVar[str] = "pool"
+    pool: str
+    wait: float
 
 
 EventHandler = Callable[[Event], None]

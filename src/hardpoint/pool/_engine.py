@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
 from hardpoint._optional import requires_extra
 from hardpoint.errors import ConfigurationError
+from hardpoint.pool._instrumented import instrumented_pool_class
 from hardpoint.pool._presets import PoolPreset, resolve_preset
 from hardpoint.pool._watchdog import install_watchdog
 
@@ -266,6 +267,13 @@ def _instrument(
     event.listen(engine, "do_connect", set_password)
 
 
+def _report_checkouts(options: EngineOptions, base: type[Pool], preset: PoolPreset) -> None:
+    """Use a queue pool that emits checkout events, where the options ask for a sized pool."""
+    if "poolclass" not in options and "pool_size" in options:
+        label = preset.application_name or "pool"
+        options["poolclass"] = instrumented_pool_class(base, label)
+
+
 def _prepare(
     url: str | URL, preset: str | PoolPreset, overrides: Mapping[str, object]
 ) -> tuple[URL, PoolPreset, EngineOptions]:
@@ -302,7 +310,9 @@ def create_engine(
     parsed, resolved, options = _prepare(url, preset, overrides)
     with requires_extra("sqlalchemy", feature="hardpoint.pool.create_engine"):
         import sqlalchemy
+        from sqlalchemy.pool import QueuePool
 
+        _report_checkouts(options, QueuePool, resolved)
         engine = sqlalchemy.create_engine(parsed, **options)
     _instrument(engine, resolved, password)
     return engine
@@ -330,7 +340,9 @@ def create_async_engine(
     parsed, resolved, options = _prepare(url, preset, overrides)
     with requires_extra("sqlalchemy", feature="hardpoint.pool.create_async_engine"):
         from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
+        from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+        _report_checkouts(options, AsyncAdaptedQueuePool, resolved)
         engine = sa_create_async_engine(parsed, **options)
     _instrument(engine.sync_engine, resolved, password)
     return engine
