@@ -58,3 +58,40 @@ def test_console_script_entry_point_runs_as_module() -> None:
     )
     assert result.returncode == 0
     assert __version__ in result.stdout
+
+
+def test_db_check_prints_suggestions_and_signals_them(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uuid
+
+    import sqlalchemy
+
+    schema = f"hp_cli_{uuid.uuid4().hex[:8]}"
+    engine = sqlalchemy.create_engine(
+        postgres_url.replace("postgresql://", "postgresql+psycopg://")
+    )
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+        conn.execute(sqlalchemy.text(f"CREATE TABLE {schema}.parent (id int PRIMARY KEY)"))
+        conn.execute(
+            sqlalchemy.text(
+                f"CREATE TABLE {schema}.child (id int PRIMARY KEY, "
+                f"parent_id int REFERENCES {schema}.parent (id))"
+            )
+        )
+    try:
+        status = main(["db", "check", postgres_url, "--schema", schema])
+        out = capsys.readouterr().out
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+    assert status == 1
+    assert "CREATE INDEX CONCURRENTLY" in out
+    assert "parent_id" in out
+
+
+def test_db_check_with_a_bad_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "check", "mysql://root@127.0.0.1/x"]) == 2
+    assert "hardpoint db check" in capsys.readouterr().err

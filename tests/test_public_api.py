@@ -86,6 +86,17 @@ PUBLIC = {
         "engine_options",
         "size_pool",
     ],
+    "hardpoint.pool.indexes": [
+        "IndexAdvice",
+        "Report",
+        "SlowStatement",
+        "check_database",
+        "estimate_gain",
+        "format_report",
+        "slow_statements",
+        "unindexed_foreign_keys",
+        "unindexed_foreign_keys_live",
+    ],
     "hardpoint.llm_cache": [
         "GLOBAL",
         "CacheStats",

@@ -32,7 +32,39 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--quiet", action="store_true", help="print only the summary table, no progress lines"
     )
+    db = commands.add_parser(
+        "db",
+        help="database checks",
+        description="Check a PostgreSQL database (needs hardpoint[sqlalchemy]).",
+    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    check = db_commands.add_parser(
+        "check",
+        help="suggest indexes for unindexed foreign keys and list the slowest statements",
+        description=(
+            "Read the catalog (and pg_stat_statements when installed) of the database at URL "
+            "and print index suggestions. Suggests only: creates nothing."
+        ),
+    )
+    check.add_argument("url", help="the database URL, such as postgresql://app@db/app")
+    check.add_argument(
+        "--schema", action="append", dest="schemas", help="only this schema (repeatable)"
+    )
+    check.add_argument("--limit", type=int, default=10, help="slow statements to list (10)")
     return parser
+
+
+def _db_check(url: str, schemas: list[str] | None, limit: int) -> int:
+    from hardpoint.errors import HardpointError
+    from hardpoint.pool.indexes import check_database, format_report
+
+    try:
+        report = check_database(url, schemas=schemas, limit=limit)
+    except HardpointError as exc:
+        sys.stderr.write(f"hardpoint db check: {exc}\n")
+        return 2
+    sys.stdout.write(format_report(report))
+    return 1 if report.unindexed_foreign_keys else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``sys.argv[1:]`` when omitted.
 
     Returns:
-        0 on success, 1 when the command failed, 2 for a usage error.
+        0 on success; 1 when the command failed (or ``db check`` found unindexed foreign
+        keys); 2 for a usage or configuration error.
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -50,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hardpoint._demo import run_demo
 
         return run_demo(quiet=args.quiet, out=sys.stdout)
+    if args.command == "db":
+        return _db_check(args.url, args.schemas, args.limit)
     parser.print_help()
     return 2
 
