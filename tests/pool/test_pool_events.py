@@ -87,3 +87,33 @@ def test_no_subscriber_means_no_events_and_a_plain_checkout(postgres_url: str) -
             assert conn.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_forked_child_gets_its_own_connections(postgres_url: str) -> None:
+    import os
+
+    engine = create_engine(psycopg_url(postgres_url), preset="worker", pool_size=2)
+    try:
+        with engine.connect() as conn:
+            parent_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child process
+            status = 1
+            try:
+                with engine.connect() as conn:
+                    child_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+                os.write(write, str(child_pid).encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+        _, code = os.waitpid(child, 0)
+        child_pid = int(os.read(read, 64) or b"0")
+        os.close(read)
+        assert os.waitstatus_to_exitcode(code) == 0
+        assert child_pid not in (0, parent_pid)  # a new server session, not the parent's
+        with engine.connect() as conn:  # the parent's pooled connection still works
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == parent_pid
+    finally:
+        engine.dispose()

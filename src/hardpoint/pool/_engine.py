@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
@@ -253,6 +255,7 @@ def _instrument(
     from sqlalchemy import event
 
     event.listen(engine, "handle_error", _on_error)
+    _dispose_after_fork(engine)
     if preset.command_timeout_s is not None and engine.dialect.driver in _LIBPQ_DRIVERS:
         install_watchdog(engine, preset.command_timeout_s)
     if password is None:
@@ -265,6 +268,23 @@ def _instrument(
         cparams["password"] = password() if callable(password) else password
 
     event.listen(engine, "do_connect", set_password)
+
+
+def _dispose_after_fork(engine: Engine) -> None:
+    """In a forked child, drop the pool's inherited connections without closing them.
+
+    A child that used the parent's sockets would interleave its protocol messages with the
+    parent's. ``dispose(close=False)`` (SQLAlchemy's recipe for multiprocessing) gives the
+    child a fresh, empty pool and leaves the parent's connections alone.
+    """
+    ref = weakref.ref(engine)
+
+    def in_child() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=in_child)
 
 
 def _report_checkouts(options: EngineOptions, base: type[Pool], preset: PoolPreset) -> None:

@@ -182,8 +182,8 @@ PRESETS: Final[Mapping[str, PoolPreset]] = MappingProxyType(
         # Request handlers: small pool, fail fast under overload, survive restarts (pre_ping).
         "web": _WEB,
         # Background workers: one connection per concurrent job, no overflow (the concurrency
-        # is known), patient checkout, long statements allowed. After fork, call
-        # ``engine.dispose(close=False)`` in the child so it never shares the parent's sockets.
+        # is known), patient checkout, long statements allowed. Engines from hardpoint.pool
+        # give a forked child an empty pool, so it never shares the parent's sockets.
         "worker": dataclasses.replace(
             _WEB,
             pool_size=4,
