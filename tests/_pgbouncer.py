@@ -36,6 +36,7 @@ from _servers import (
     ServerNotFoundError,
     ServerStartError,
     free_port,
+    log_tail,
 )
 
 __all__ = [
@@ -110,15 +111,6 @@ def _ini_value(value: str) -> str:
 def _auth_value(value: str) -> str:
     """Quote a field of PgBouncer's auth file (double quotes, doubled inside)."""
     return '"' + value.replace('"', '""') + '"'
-
-
-def _log_tail(path: Path, *, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"(no log at {path}: {exc})"
-    tail = text.splitlines()[-lines:]
-    return "\n".join(tail) if tail else f"({path} is empty)"
 
 
 class PgBouncerProcess:
@@ -293,7 +285,7 @@ class PgBouncerProcess:
         raise ServerStartError(f"{what}\n--- last lines of {self.log_path}:\n{self._tail()}")
 
     def _tail(self) -> str:
-        return _log_tail(self.log_path)
+        return log_tail(self.log_path)
 
     def address_in_use(self) -> bool:
         """Whether the log says the port was taken (worth retrying on another port)."""

@@ -112,7 +112,8 @@ def free_port(*, host: str = LOOPBACK, cluster_bus: bool = False) -> int:
     raise ServerStartError(msg)
 
 
-def _log_tail(path: Path, *, lines: int = 30) -> str:
+def log_tail(path: Path, *, lines: int = 30) -> str:
+    """The last *lines* of a server log, for error messages."""
     try:
         text = path.read_text(errors="replace")
     except OSError as exc:
@@ -122,12 +123,12 @@ def _log_tail(path: Path, *, lines: int = 30) -> str:
 
 
 def _start_error(what: str, *logs: Path) -> ServerStartError:
-    tails = "".join(f"\n--- last lines of {log}:\n{_log_tail(log)}" for log in logs)
+    tails = "".join(f"\n--- last lines of {log}:\n{log_tail(log)}" for log in logs)
     return ServerStartError(f"{what}{tails}")
 
 
 def _address_in_use(log: Path) -> bool:
-    return _ADDRESS_IN_USE in _log_tail(log).lower()
+    return _ADDRESS_IN_USE in log_tail(log).lower()
 
 
 def _wait_for(

@@ -60,6 +60,7 @@ from _servers import (  # noqa: E402 - needs the sys.path entry above
     ServerNotFoundError,
     ServerStartError,
     free_port,
+    log_tail,
 )
 from hardpoint.secrets._vault import VaultAuth, VaultBackend  # noqa: E402
 
@@ -292,12 +293,8 @@ class VaultServer:
             connection.close()
         return response.status == 200
 
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+    def _log_tail(self) -> str:
+        return log_tail(self.log_path)
 
     def _configure(self) -> None:
         admin = self.admin
