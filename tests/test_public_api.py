@@ -108,6 +108,14 @@ PUBLIC = {
         "canonical_request",
         "normalize_text",
     ],
+    "hardpoint.validation": [
+        "Detector",
+        "Finding",
+        "InputValidationMiddleware",
+        "Limits",
+        "ValidationConfig",
+        "scan",
+    ],
 }
 
 
