@@ -51,6 +51,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--schema", action="append", dest="schemas", help="only this schema (repeatable)"
     )
     check.add_argument("--limit", type=int, default=10, help="slow statements to list (10)")
+    from hardpoint.audit._cli import DESCRIPTION, add_arguments
+
+    audit = commands.add_parser(
+        "audit",
+        help="run Bandit, a dependency audit and secret/debug/print/TODO checks",
+        description=DESCRIPTION,
+    )
+    add_arguments(audit)
     return parser
 
 
@@ -75,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 on success; 1 when the command failed (or ``db check`` found unindexed foreign
-        keys); 2 for a usage or configuration error.
+        keys, or ``audit`` found something at or above ``--fail-on``); 2 for a usage or
+        configuration error; 3 when ``audit`` could not finish a check.
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
@@ -85,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(quiet=args.quiet, out=sys.stdout)
     if args.command == "db":
         return _db_check(args.url, args.schemas, args.limit)
+    if args.command == "audit":
+        from hardpoint.audit._cli import run
+
+        return run(args)
     parser.print_help()
     return 2
 
