@@ -159,8 +159,16 @@ class InputValidationMiddleware:
                 return
             # Fail open, as configured: the app gets everything read so far, then the rest.
             downstream = (_replay(state.messages, receive), send)
-        if downstream is not None:
+        if downstream is None:
+            return
+        try:
             await self.app(scope, downstream[0], downstream[1])
+        except Exception:
+            if not state.responded:
+                raise
+            # We cut the body off mid-stream and answered 413; the app then saw the client
+            # leave (Starlette raises ClientDisconnect). That is the expected end, not a bug.
+            logger.debug("app stopped after its request body was refused", exc_info=True)
 
     async def _check(
         self, scope: Scope, receive: Receive, send: Send, state: _State
