@@ -137,6 +137,8 @@ class SecretRead(Event):
     version: str | None
     result: Literal["hit", "miss", "stale"]
     caller: str
+    created: float | None = None
+    """When the version read was created (Unix seconds), if the backend reports it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,12 +153,17 @@ class SecretReadFailed(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PoolCheckout(Event):
-    """A connection was taken from a pool after *wait* seconds; *in_use* counts it too."""
+    """A connection was taken from a pool after *wait* seconds; *in_use* counts it too.
+
+    *size* is the most connections the pool may hold at once (pool size plus overflow), or
+    None when it is unbounded or unknown.
+    """
 
     component: ClassVar[str] = "pool"
     pool: str
     wait: float
     in_use: int
+    size: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -48,9 +48,16 @@ def instrumented_pool_class(base: type[Pool], label: str) -> type[Pool]:
                     pool=self.hardpoint_label,
                     wait=time.perf_counter() - start,
                     in_use=self.checkedout(),
+                    size=_capacity(self),
                 )
             )
             return record
 
     Instrumented.__name__ = Instrumented.__qualname__ = f"Instrumented{base.__name__}"
     return _CLASSES.setdefault((base, label), Instrumented)
+
+
+def _capacity(pool: Any) -> int | None:
+    """Pool size plus overflow: the most connections a queue pool hands out at once."""
+    overflow = getattr(pool, "_max_overflow", -1)
+    return None if overflow < 0 else int(pool.size()) + int(overflow)
