@@ -106,11 +106,10 @@ def realistic_body() -> dict[str, Any]:
             {"sku": "MUG-BLUE", "quantity": 1, "note": "Please select a size and drop me a line"},
         ],
         "coupon": "WINTER-10",
-        "comment": "Deliver after 5 pm; ring twice (the bell is broken). Thanks & regards!" * 4,
+        "comment": "Deliver after 5 pm; ring twice (the bell is broken). Thanks & regards! " * 12,
         "newsletter": True,
         "currency": "EUR",
         "referrer": "https://example.com/blog/how-to-choose-a-mug?utm_source=news",
-        "locale": "en-IE",
     }
 
 
