@@ -26,6 +26,8 @@ OPTIONAL = [
     "prometheus_client",
     "opentelemetry",
     "bandit",
+    "pip_audit",
+    "packaging",
     "openai",
     "anthropic",
     "hvac",
@@ -64,6 +66,7 @@ def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
         "hardpoint.secrets",
         "hardpoint.pool",
         "hardpoint._cli",
+        "hardpoint.audit",
     ],
 )
 def test_component_imports_without_optional_packages(module: str) -> None:

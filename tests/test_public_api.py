@@ -108,6 +108,15 @@ PUBLIC = {
         "canonical_request",
         "normalize_text",
     ],
+    "hardpoint.audit": [
+        "CHECKS",
+        "AuditOptions",
+        "AuditResult",
+        "CheckResult",
+        "Finding",
+        "Severity",
+        "run_audit",
+    ],
     "hardpoint.validation": [
         "Detector",
         "Finding",

@@ -33,6 +33,7 @@ __all__ = [
     "Pin",
     "VulnDatabase",
     "affected",
+    "canonicalize_name",
     "event_affects",
     "load_vuln_db",
     "parse_lock_file",

@@ -27,7 +27,7 @@ from hardpoint.audit._tools import (
     run_pip_audit,
     run_safety,
 )
-from hardpoint.errors import ConfigurationError
+from hardpoint.errors import ConfigurationError, MissingDependencyError
 
 if TYPE_CHECKING:
     from hardpoint.audit._osv import Pin, VulnDatabase
@@ -124,11 +124,10 @@ def _dependency_files(root: Path) -> list[Path]:
 
 def _collect_pins(options: AuditOptions, root: Path) -> tuple[list[Pin], list[str]]:
     """Return the pins to audit and the sources they came from."""
-    from packaging.utils import canonicalize_name
-
     from hardpoint.audit._osv import (
         LOCK_FILE_NAMES,
         Pin,
+        canonicalize_name,
         parse_lock_file,
         parse_requirements,
     )
@@ -266,7 +265,12 @@ def _safety(options: AuditOptions, root: Path, env: Mapping[str, str]) -> CheckR
         check.status = "incomplete"
         check.detail = "offline: Safety needs its online platform"
         return check
-    pins, _sources = _collect_pins(options, root)
+    try:
+        pins, _sources = _collect_pins(options, root)
+    except MissingDependencyError as exc:
+        check.status = "incomplete"
+        check.detail = str(exc)
+        return check
     unique = sorted({(p.name, p.version) for p in pins if p.version is not None})
     by_name = {p.name: p for p in pins if p.version is not None}
     vulnerabilities, problem = run_safety(unique, timeout=options.tool_timeout)
@@ -307,10 +311,15 @@ def run_audit(options: AuditOptions) -> AuditResult:
             raise ConfigurationError(f"--requirement {file}: no such file", field="requirements")
     baseline = read_baseline(options.baseline) if options.baseline else None
     database = None
-    if options.vuln_db is not None and "dependencies" not in options.skip:
-        from hardpoint.audit._osv import load_vuln_db
-
-        database = load_vuln_db(options.vuln_db)
+    missing: str | None = None
+    if "dependencies" not in options.skip:
+        try:
+            from hardpoint.audit._osv import load_vuln_db
+        except MissingDependencyError as exc:
+            missing = str(exc)
+        else:
+            if options.vuln_db is not None:
+                database = load_vuln_db(options.vuln_db)
     env = os.environ if options.environ is None else options.environ
 
     skip_dirs = [options.output_dir] if options.output_dir else []
@@ -352,6 +361,8 @@ def run_audit(options: AuditOptions) -> AuditResult:
     clock = time.monotonic()
     if "dependencies" in options.skip:
         check = CheckResult("dependencies", "hardpoint-osv", status="skipped", detail="--skip")
+    elif missing is not None:
+        check = CheckResult("dependencies", "hardpoint-osv", status="incomplete", detail=missing)
     else:
         check = _dependencies(options, root, database, started)
     checks.append(_timed(check, clock))

@@ -116,7 +116,8 @@ _QUOTED: Final = re.compile(
 )
 # KEY=value and key: value without quotes (.env, INI, YAML).
 _BARE: Final = re.compile(
-    r"""^\s*(?:export\s+)?(?P<key>[A-Za-z_][\w.-]*)\s*(?::|=)\s*(?P<value>[^\s"'#;,]+)\s*(?:[#;].*)?$"""
+    r"""^\s*(?:export\s+)?(?P<key>[A-Za-z_][\w.-]*)\s*(?::|=)\s*(?P<value>[^\s"']+)"""
+    r"""(?:\s+[#;].*)?\s*$"""
 )
 _PLACEHOLDER_WORDS: Final = (
     "changeme",
