@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -10,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -137,7 +140,7 @@ async def test_benign_requests_pass_and_the_app_gets_the_exact_bytes() -> None:
         ("' UNION SELECT password FROM users--", "sqli", "SQL injection"),
         (XSS, "xss", "cross-site scripting"),
         (TRAVERSAL, "path_traversal", "path traversal"),
-        (CMD, "command_injection", "command injection"),
+        ("$(whoami)", "command_injection", "command injection"),
     ],
 )
 async def test_each_detector_blocks_in_a_json_field_with_the_exact_response(
@@ -721,3 +724,69 @@ async def test_an_app_that_already_answered_is_cut_off_at_the_limit() -> None:
 async def test_config_object_and_keywords_are_equivalent() -> None:
     config = ValidationConfig(mode="monitor")
     assert InputValidationMiddleware(build_app(), config=config).config == config
+
+
+# --- properties -------------------------------------------------------------------------------
+
+json_documents = st.recursive(
+    st.none() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+content_types = st.sampled_from(
+    [
+        b"application/json",
+        b"application/x-www-form-urlencoded",
+        b"multipart/form-data; boundary=XyZ",
+        b"text/plain",
+    ]
+)
+
+
+@given(
+    body=st.binary(max_size=600) | st.builds(lambda d: json.dumps(d).encode(), json_documents),
+    cuts=st.lists(st.integers(min_value=0, max_value=600), max_size=5),
+    content_type=content_types,
+    query=st.binary(max_size=60),
+)
+@settings(max_examples=300, deadline=None)
+@example(body=b"x" * 600, cuts=[100], content_type=b"text/plain", query=b"")
+@example(body=b'{"a": "<script>"}', cuts=[3, 3, 9], content_type=b"application/json", query=b"")
+async def test_any_request_is_passed_exactly_or_refused_never_a_500(
+    body: bytes, cuts: list[int], content_type: bytes, query: bytes
+) -> None:
+    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
+    messages: list[Any] = [
+        {"type": "http.request", "body": body[a:b], "more_body": True}
+        for a, b in itertools.pairwise(points)
+    ] or [{"type": "http.request", "body": b"", "more_body": False}]
+    messages[-1]["more_body"] = False
+    queue = [*messages, {"type": "http.disconnect"}]
+    got: list[Any] = []
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return queue.pop(0)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        got.extend([await receive() for _ in messages])
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = _scope([(b"content-type", content_type)])
+    scope["query_string"] = query
+    await InputValidationMiddleware(app, limits=SMALL)(scope, receive, send)
+    if sent:
+        assert sent[0]["status"] in {400, 413}
+        assert set(json.loads(sent[1]["body"])) == {"error", "rule", "field", "detail"}
+        # An inspected body is refused before the app runs; a streamed one may have
+        # reached it in part, but never past the limit.
+        assert sum(len(m.get("body", b"")) for m in got) <= SMALL.max_body_bytes
+        if content_type != b"text/plain":
+            assert got == []
+    else:
+        assert got == messages
