@@ -50,6 +50,12 @@ else:  # pytest finds it through the sys.path entry above
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_safety_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's SAFETY_API_KEY must not turn the Safety check on in these tests."""
+    monkeypatch.delenv("SAFETY_API_KEY", raising=False)
+
+
 @pytest.fixture
 def planted(tmp_path: Path) -> Project:
     """A project with every issue of the issue's "Done when" planted once."""
