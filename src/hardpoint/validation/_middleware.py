@@ -415,7 +415,7 @@ class InputValidationMiddleware:
             return False
         body = json.dumps(
             {
-                "error": f"Potential {finding.rule.title} detected in {finding.field}",
+                "error": f"Potential {finding.rule.label} detected in {finding.field}",
                 "rule": finding.rule.value,
                 "field": finding.field,
                 "detail": _BLOCKED_DETAIL,

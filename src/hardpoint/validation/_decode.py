@@ -1,0 +1,198 @@
+"""Decoding before detection: what the application (or a browser, or a shell) will finally see.
+
+Attackers hide payloads behind encodings the application undoes later: percent-encoding applied
+twice, overlong UTF-8 (``%c0%ae`` is ``.`` to a lenient decoder), ``%u2216``, HTML character
+references, full-width letters, JavaScript escapes. :func:`decode` undoes all of them until the
+value stops changing, so each detector sees one canonical string. Every function here is total
+(any ``str`` in, a ``str`` out) and linear in the length of its input.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from typing import Final
+
+__all__ = ["decode", "percent_decode"]
+
+# At most this many rounds of decoding: enough for triple encoding plus an entity layer.
+_MAX_ROUNDS: Final = 4
+
+_PERCENT = re.compile(r"%(?:[uU]([0-9a-fA-F]{4})|([0-9a-fA-F]{2}))")
+_BACKSLASH = re.compile(r"\\(?:[uU]\{?([0-9a-fA-F]{4})\}?|[xX]([0-9a-fA-F]{2}))")
+# ``0x2e0x2e/`` spelling of dots, slashes and backslashes seen in traversal lists.
+_HEX_LITERAL_SEP = re.compile(r"0x(2e|2f|5c)", re.IGNORECASE)
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_UTF7 = re.compile(r"\+(AD[wsA-Z0-9/]{1,6})-")
+
+# Characters that look like path or markup syntax and that some decoders fold into it, but
+# that Unicode normalisation (NFKC) leaves alone.
+_CONFUSABLES: Final = str.maketrans(
+    {
+        "\u2215": "/",  # division slash
+        "\u2044": "/",  # fraction slash
+        "\u2216": "\\",  # set minus
+        "\u29f5": "\\",  # reverse solidus operator
+        "\u2039": "<",  # single left-pointing angle quotation mark
+        "\u203a": ">",
+        "\u02bc": "'",  # modifier letter apostrophe
+        "\u0000": "",  # NUL truncates strings in C; browsers and shells skip it
+    }
+)
+# US-ASCII with the high bit set: old IE read 0xBC 0xBE 0xA2 as < > ".
+_HIGH_BIT: Final = str.maketrans({"\u00bc": "<", "\u00be": ">", "\u00a2": '"'})
+
+
+def _fold_bytes(raw: bytes) -> str:
+    """Decode *raw* as UTF-8, folding overlong sequences to what lenient decoders read.
+
+    ``C0 AE`` becomes ``.`` and ``E0 80 AF`` becomes ``/``; bytes that form no character are
+    dropped (a lenient decoder skips them, which is exactly how ``%c0%2e%c0%2e`` reaches
+    ``..``).
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        b = raw[i]
+        if b < 0x80:
+            out.append(chr(b))
+            i += 1
+            continue
+        if 0xC0 <= b < 0xE0 and i + 1 < n and 0x80 <= raw[i + 1] < 0xC0:
+            out.append(chr(((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)))
+            i += 2
+            continue
+        if b in (0xC0, 0xC1) and i + 1 < n:
+            # IIS-style: the second byte's top bits ignored (%c1%1c is "\\", %c0%ee is ".").
+            cp = ((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)
+            if cp >= 0x20:
+                out.append(chr(cp))
+            i += 2
+            continue
+        if (
+            0xE0 <= b < 0xF0
+            and i + 2 < n
+            and 0x80 <= raw[i + 1] < 0xC0
+            and 0x80 <= raw[i + 2] < 0xC0
+        ):
+            cp = ((b & 0x0F) << 12) | ((raw[i + 1] & 0x3F) << 6) | (raw[i + 2] & 0x3F)
+            if not 0xD800 <= cp < 0xE000:
+                out.append(chr(cp))
+            i += 3
+            continue
+        if 0xF0 <= b < 0xF8 and i + 3 < n and all(0x80 <= c < 0xC0 for c in raw[i + 1 : i + 4]):
+            cp = (
+                ((b & 0x07) << 18)
+                | ((raw[i + 1] & 0x3F) << 12)
+                | ((raw[i + 2] & 0x3F) << 6)
+                | (raw[i + 3] & 0x3F)
+            )
+            if cp <= 0x10FFFF and not 0xD800 <= cp < 0xE000:
+                out.append(chr(cp))
+            i += 4
+            continue
+        width = 5 if 0xF8 <= b < 0xFC else 6 if 0xFC <= b < 0xFE else 0
+        if width and i + width <= n and all(0x80 <= c < 0xC0 for c in raw[i + 1 : i + width]):
+            cp = 0
+            for c in raw[i + 1 : i + width]:
+                cp = (cp << 6) | (c & 0x3F)
+            if cp < 0x80:  # only overlong forms of ASCII exist at these lengths
+                out.append(chr(cp))
+            i += width
+            continue
+        i += 1  # a byte that starts no character: dropped
+    return "".join(out)
+
+
+def percent_decode(value: str) -> str:
+    """Undo one layer of percent-encoding (``%XX`` and ``%uXXXX``), overlong UTF-8 folded."""
+    if "%" not in value:
+        return value
+    parts: list[str] = []
+    pending = bytearray()
+    pos = 0
+    for match in _PERCENT.finditer(value):
+        start = match.start()
+        if start != pos:
+            if pending:
+                parts.append(_fold_bytes(bytes(pending)))
+                pending.clear()
+            parts.append(value[pos:start])
+        wide, byte = match.group(1), match.group(2)
+        if byte is not None:
+            pending.append(int(byte, 16))
+        else:
+            if pending:
+                parts.append(_fold_bytes(bytes(pending)))
+                pending.clear()
+            cp = int(wide, 16)
+            parts.append("" if 0xD800 <= cp < 0xE000 else chr(cp))
+        pos = match.end()
+    if pending:
+        parts.append(_fold_bytes(bytes(pending)))
+    parts.append(value[pos:])
+    return "".join(parts)
+
+
+def _backslash_decode(value: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        return "" if 0xD800 <= code < 0xE000 else chr(code)
+
+    return _BACKSLASH.sub(one, value)
+
+
+def _utf7_decode(value: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        try:
+            return ("+" + match.group(1) + "-").encode("ascii").decode("utf-7")
+        except UnicodeDecodeError:
+            return match.group(0)
+
+    return _UTF7.sub(one, value)
+
+
+def _one_round(value: str) -> str:
+    if "%" in value:
+        value = percent_decode(value)
+    if "&" in value:
+        value = html.unescape(value)
+    if "\\" in value:
+        value = _backslash_decode(value)
+    if "+AD" in value:
+        value = _utf7_decode(value)
+    if "0x" in value or "0X" in value:
+        value = _HEX_LITERAL_SEP.sub(
+            lambda m: {"2e": ".", "2f": "/", "5c": "\\"}[m.group(1).lower()], value
+        )
+    if not value.isascii():
+        if "\u00bc" in value and "\u00be" in value:
+            value = value.translate(_HIGH_BIT)
+        value = unicodedata.normalize("NFKC", value).translate(_CONFUSABLES)
+        if _PRIVATE_USE.search(value):
+            # Best-fit mappings on Windows turn private-use code points into separators.
+            value = _PRIVATE_USE.sub("/", value)
+    elif "\x00" in value:
+        value = value.replace("\x00", "")
+    return value
+
+
+def _needs_decoding(value: str) -> bool:
+    return not value.isascii() or any(c in value for c in "%&\\+\x00") or "0x" in value
+
+
+def decode(value: str) -> str:
+    """Return *value* with every encoding layer undone, repeated until stable (bounded)."""
+    if not _needs_decoding(value):
+        return value
+    for _ in range(_MAX_ROUNDS):
+        decoded = _one_round(value)
+        if decoded == value:
+            break
+        value = decoded
+    return value

@@ -1,0 +1,93 @@
+"""The detection engine: decode, then tokenizer-based detectors, each behind a pre-filter.
+
+No I/O. :func:`detect` is total (any ``str`` in, a finding or None out) and its time is
+bounded by the length of the value: every detector is a single pass of non-backtracking
+patterns plus an analysis of a bounded number of tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final
+
+from ._decode import decode
+from ._html import xss_reason
+from ._path import traversal_reason
+from ._shell import command_reason
+from ._sql import sql_reason
+from ._types import ALL_DETECTORS, Detector, Finding
+
+__all__ = ["detect"]
+
+_CHECKS: Final[tuple[tuple[Detector, Callable[[str], str | None]], ...]] = (
+    (Detector.PATH_TRAVERSAL, traversal_reason),
+    (Detector.XSS, xss_reason),
+    (Detector.SQLI, sql_reason),
+    (Detector.COMMAND_INJECTION, command_reason),
+)
+
+# Characters and bytes of plain text: a value made only of these cannot hold any of the
+# attacks (no quote, bracket, operator, separator, escape or encoding).
+_PLAIN: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.!?:_-")
+
+
+def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding | None:
+    """Return the first finding in *value* among the *enabled* detectors, or None."""
+    if _PLAIN.issuperset(value):
+        return _plain_words(value, enabled)
+    text = decode(value)
+    for detector, check in _CHECKS:
+        if detector in enabled:
+            reason = check(text)
+            if reason is not None:
+                return Finding(detector, reason)
+    return None
+
+
+# SQL that needs no punctuation at all: 1 UNION SELECT 2, ORDER BY 3, AND FALSE.
+_PLAIN_SQL_WORDS: Final = frozenset(
+    {
+        "union",
+        "select",
+        "order",
+        "group",
+        "having",
+        "between",
+        "waitfor",
+        "exec",
+        "execute",
+        "declare",
+        "true",
+        "false",
+        "null",
+        "xor",
+        "div",
+        "case",
+    }
+)
+
+
+# Command lines that need no punctuation: IF EXIST x CMD, net view, strace whoami.
+_PLAIN_SHELL = re.compile(
+    r"\s*(?:if|for|net|reg|sc|strace|ltrace|time|nohup|which|sudo|timeout|watch|ping|wget|curl"
+    r"|nc|ncat|bash|sh|zsh|powershell|cmd)\s",
+    re.IGNORECASE,
+)
+
+
+def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
+    """Plain words can still spell ``1 union select 2`` or a bare command line."""
+    if Detector.SQLI in enabled and not _PLAIN_SQL_WORDS.isdisjoint(value.lower().split()):
+        reason = sql_reason(value)
+        if reason is not None:
+            return Finding(Detector.SQLI, reason)
+    if Detector.PATH_TRAVERSAL in enabled and "." in value:
+        reason = traversal_reason(value)
+        if reason is not None:
+            return Finding(Detector.PATH_TRAVERSAL, reason)
+    if Detector.COMMAND_INJECTION in enabled and (" -" in value or _PLAIN_SHELL.match(value)):
+        reason = command_reason(value)
+        if reason is not None:
+            return Finding(Detector.COMMAND_INJECTION, reason)
+    return None

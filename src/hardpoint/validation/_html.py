@@ -1,0 +1,283 @@
+"""Cross-site scripting: an HTML tag tokenizer and JavaScript sink checks.
+
+A browser runs script from a value in a few ways only: a script-capable element (``<script>``,
+``<iframe>``, ``<object>``...), an event-handler attribute (``onerror=``), a URL attribute with
+a script scheme (``javascript:``, ``vbscript:``, ``data:text/html``), CSS that executes
+(``expression(``, ``behavior:``), or, inside an existing attribute or script, a quote that breaks
+out followed by a handler or a call. Tags are tokenized the way browsers do it (a ``<`` followed
+by a letter opens a tag; ``/`` separates attributes; quotes delimit values), so ``I <3 you``,
+``a < b`` and harmless markup like ``<b>`` or ``<a href="/apps/">`` pass.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["xss_reason"]
+
+_TAG = re.compile(r"<[/!]?\s{0,2}([a-z][a-z0-9:_-]*)")
+# XML and IE constructs that load or run code: external entities, stylesheets, behaviours.
+_ACTIVE_MARKUP = re.compile(
+    r"<!entity[^>]*(?:system|public)|<\?xml-stylesheet|<\?import|<xsl:|<!--\s*\[if|<!\[cdata\[.*<"
+)
+# Attributes inside a tag: a name, then optionally = and a quoted or bare value. Each branch
+# starts with a different character, so there is no backtracking between them.
+_ATTR = re.compile(
+    r"""[\s/"'`]*([^\s"'`>/=]+)(?:\s*=\s*("[^"]*"?|'[^']*'?|`[^`]*`?|[^\s>]*))?""",
+)
+_DANGEROUS_TAGS: Final = frozenset(
+    {
+        "script",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "base",
+        "xml",
+        "import",
+        "xss",
+        "vmlframe",
+        "isindex",
+        "xmp",
+        "plaintext",
+        "noscript",
+        "template",
+        "portal",
+        "handler",
+        "listener",
+        "style",
+        "link",
+        "svg",
+        "math",
+        "marquee",
+        "bgsound",
+        "layer",
+        "ilayer",
+        "blink",
+    }
+)
+# Form controls: harmless as a bare word in angle brackets, a phishing form with attributes.
+_FORM_TAGS: Final = frozenset({"form", "input", "button", "textarea", "keygen", "select"})
+_ACTIVE_ATTRS: Final = frozenset(
+    {"datasrc", "datafld", "dataformatas", "formaction", "xlink:href", "ev:event", "ev:handler"}
+)
+_URL_ATTRS: Final = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "data",
+        "xlink:href",
+        "from",
+        "to",
+        "values",
+        "by",
+        "background",
+        "dynsrc",
+        "lowsrc",
+        "poster",
+        "codebase",
+        "code",
+        "srcdoc",
+        "content",
+        "folder",
+        "datasrc",
+        "ping",
+        "cite",
+        "longdesc",
+        "profile",
+        "usemap",
+        "manifest",
+        "icon",
+        "archive",
+        "classid",
+        "xmlns",
+        "attributename",
+        "rel",
+        "value",
+    }
+)
+_SCRIPT_SCHEME = re.compile(
+    r"(?:java|vb|live|ecma|j|mocha)script:|mocha:|data:\s*(?:text/html|[^,]*base64)"
+)
+_CSS_EXEC = re.compile(
+    r"expression\s*\(|behaviou?r\s*:|-moz-binding|@import|url\s*\(\s*['\"]?\s*javascript"
+)
+# JavaScript that is an attack wherever it appears: DOM writes, cookie theft, computed
+# access to globals, alert-style calls with an argument, tagged templates of sinks.
+_JS_STRONG = re.compile(
+    r"\bdocument\s*\.\s*(?:cookie|domain|write|writeln|body|createelement|queryselector\w*"
+    r"|getelementby\w+|documentelement|location|forms|images|links|head)\b"
+    r"|\b(?:top|window|self|parent|frames|globalthis|this)\s*\[\s*['\"`/(\[]"
+    r"|\b(?:alert|prompt|confirm)\s*(?:\(\s*[^)\s]|`)|\((?:alert|prompt|confirm|eval)\)\s*\("
+    r"|=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
+    r"|\.\s*(?:appendchild|insertadjacenthtml|innerhtml|outerhtml)\b|\bnavigator\s*\.\s*\w+\s*\("
+    r"|-moz-binding|\bfromcharcode\b"
+)
+_COMMENTS = re.compile(r"/\*.*?\*/", re.DOTALL)
+_JS_SINK = re.compile(
+    r"(?:\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch)\s*(?:\(|`)"
+    r"|\bdocument\s*\.\s*(?:cookie|domain|write|location)"
+    r"|\bwindow\s*\.\s*(?:location|name|open)"
+    r"|\blocation\s*(?:\.\s*href\s*)?=(?!=)"
+    r"|\bstring\s*\.\s*fromcharcode"
+    r"|\bconstructor\s*\(|\.\s*innerhtml\s*=)"
+)
+# A quote (or tag end) breaking out of an attribute, then a new event handler.
+_BREAKOUT_HANDLER = re.compile(r"""['"`]?[\s/]*\bon[a-z]{3,}\s*=""")
+# A quote or a statement end breaking out of a script string, then a call.
+_BREAKOUT_SCRIPT = re.compile(r"""['"`]\s*(?:[;)+\-*,|&]|\]|\}|-->)\s*""")
+_EVENT_NAME = re.compile(r"on[a-z]{3,}")
+
+# Whitespace and controls browsers ignore inside a URL scheme (java&#9;script:).
+_SCHEME_NOISE = str.maketrans("", "", "\t\n\r\x0b\x0c \x00")
+
+
+_CSS_LOAD = re.compile(r"url\s*\(|binding\s*:|[{}]|@import")
+
+
+def _meta_active(rest: str) -> bool:
+    """<meta http-equiv=...> or a charset that smuggles markup (UTF-7 and friends)."""
+    head = rest[: rest.find(">") if ">" in rest else 256]
+    if "http-equiv" in head:
+        return True
+    charset = re.search(r"charset\s*=\s*[\"']?([a-z0-9_-]+)", head)
+    return charset is not None and charset.group(1) not in (
+        "utf-8",
+        "utf8",
+        "iso-8859-1",
+        "us-ascii",
+    )
+
+
+def _scheme(value: str) -> bool:
+    compact = value.translate(_SCHEME_NOISE)
+    return _SCRIPT_SCHEME.search(compact) is not None
+
+
+def _tag_reason(low: str) -> str | None:
+    for match in _TAG.finditer(low):
+        name = match.group(1)
+        if name in _DANGEROUS_TAGS or name.startswith(("svg:", "xsl:", "xi:", "html:")):
+            return f"<{name}> element"
+        if name in _FORM_TAGS and low[match.end() : match.end() + 1].isspace():
+            return f"<{name}> element"
+        if name == "meta" and _meta_active(low[match.end() :]):
+            return "<meta> directive"
+        end = low.find(">", match.end())
+        if end < 0:
+            end = min(len(low), match.end() + 2048)
+        body = low[match.end() : end]
+        for attr in _ATTR.finditer(body):
+            attr_name = attr.group(1)
+            value = attr.group(2)
+            if value is None:
+                continue
+            if _EVENT_NAME.fullmatch(attr_name):
+                return "event handler attribute"
+            if attr_name in _ACTIVE_ATTRS:
+                return "active attribute"
+            if (attr_name in _URL_ATTRS or ":" in attr_name) and _scheme(value):
+                return "script URL in an attribute"
+            if attr_name == "style" and (_CSS_EXEC.search(value) or _CSS_LOAD.search(value)):
+                return "executable CSS"
+            if attr_name == "attributename" and ("href" in value or "on" in value[:3]):
+                return "attribute animation"
+        if name == "style" and _CSS_EXEC.search(low, match.end()):
+            return "executable CSS"
+        if name in ("svg", "math", "animate", "set", "use", "a") and _scheme(body):
+            return "script URL in an attribute"
+    return None
+
+
+# A value is only worth tokenizing when it could hold markup or a script scheme.
+_PREFILTER = re.compile(r"[<>\"'`\[]|script|expression|on[a-z]{3,}\s*=|\(|data:|document|binding")
+
+
+# Words that every script payload below needs; prose without them skips the JS patterns.
+_JS_WORDS: Final = (
+    "alert",
+    "prompt",
+    "confirm",
+    "eval",
+    "document",
+    "window",
+    "location",
+    "top",
+    "self",
+    "parent",
+    "frames",
+    "this",
+    "fromcharcode",
+    "navigator",
+    "-moz-binding",
+    "innerhtml",
+    "outerhtml",
+    "appendchild",
+    "insertadjacent",
+    "settimeout",
+    "setinterval",
+    "constructor",
+    "fetch",
+    "style",
+    "<",
+)
+
+
+def xss_reason(text: str) -> str | None:
+    """Why *text* (already decoded) is a cross-site scripting payload, or None."""
+    low = text.lower()
+    if _PREFILTER.search(low) is None:
+        return None
+    if "<" in low:
+        reason = _tag_reason(low)
+        if reason:
+            return reason
+    if (
+        ":" in low
+        and ("script" in low or "data" in low or "mocha" in low)
+        and _scheme(low)
+        and (_looks_like_script_url(low))
+    ):
+        return "script URL"
+    if "=" in low:
+        handler = _BREAKOUT_HANDLER.search(low)
+        if handler is not None and (
+            handler.group().startswith(("'", '"', "`")) or handler.start() == 0
+        ):
+            return "event handler after a quote"
+    if not any(word in low for word in _JS_WORDS):
+        return None
+    if _JS_SINK.search(low):
+        breakout = _BREAKOUT_SCRIPT.search(low)
+        if breakout is not None or low.lstrip().startswith(("alert", "prompt", "confirm")):
+            return "script call"
+        if "<" in low or ">" in low:
+            return "script call"
+    if "style" in low and _CSS_EXEC.search(low) and ("<" in low or "=" in low):
+        return "executable CSS"
+    if "<" in low and _ACTIVE_MARKUP.search(low):
+        return "active markup"
+    js = _COMMENTS.sub("", low) if "/*" in low else low
+    if _JS_STRONG.search(js):
+        return "script call"
+    return None
+
+
+def _looks_like_script_url(low: str) -> bool:
+    """A script scheme at the start of the value, or followed by code rather than prose."""
+    compact = low.translate(_SCHEME_NOISE)
+    match = _SCRIPT_SCHEME.search(compact)
+    if match is None:
+        return False
+    if match.start() == 0 or compact[match.start() - 1] in "\"'=(`>":
+        return True
+    return _SCRIPT_CODE.search(low, max(0, match.start() - 8)) is not None
+
+
+# After a script scheme in running text: code (a call, an assignment), not a phrase.
+_SCRIPT_CODE = re.compile(r"script:[\t\n\r]*(?://|[\w.$\[\]'\"]+\s*[(`=])")

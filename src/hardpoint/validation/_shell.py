@@ -1,0 +1,604 @@
+"""Command injection: a shell tokenizer that looks for a command the value would start.
+
+A value reaches a shell inside a larger command line. To run its own command it has to end the
+current one (``;``, ``|``, ``&``, ``&&``, ``||``, a newline), substitute (``$(...)``, backticks),
+or be the whole command. So the detector splits the value on shell separators the way ``sh``
+and ``cmd.exe`` do, undoes the evasions the shell would undo itself (quotes and backslashes
+inside a word: ``w'h'o'am'i``; ``${IFS}`` for a space; ``$@`` and ``$9`` that expand to
+nothing), and asks of each segment whether it starts with a command. Unambiguous commands
+(``whoami``, ``/bin/sh``, ``nc``) count alone; ones that are also English words (``cat``,
+``more``, ``type``, ``sleep``) count only with shell-shaped arguments: a path, a flag, a number
+for ``sleep``/``ping``, or nothing at all. "Tom & Jerry" and "Drop me a line; thanks!" pass.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["command_reason"]
+
+# Commands that are not English words: after a separator they are an attack on their own.
+_COMMANDS: Final = frozenset(
+    {
+        "whoami",
+        "uname",
+        "ifconfig",
+        "ipconfig",
+        "netstat",
+        "nslookup",
+        "wget",
+        "curl",
+        "nc",
+        "ncat",
+        "netcat",
+        "bash",
+        "sh",
+        "zsh",
+        "ksh",
+        "csh",
+        "dash",
+        "tcsh",
+        "powershell",
+        "pwsh",
+        "cmd",
+        "cmd.exe",
+        "certutil",
+        "bitsadmin",
+        "wmic",
+        "systeminfo",
+        "tasklist",
+        "taskkill",
+        "telnet",
+        "tftp",
+        "xterm",
+        "perl",
+        "python",
+        "python3",
+        "python2",
+        "ruby",
+        "php",
+        "lua",
+        "node",
+        "busybox",
+        "chmod",
+        "chown",
+        "passwd",
+        "useradd",
+        "usermod",
+        "sudo",
+        "su",
+        "crontab",
+        "nohup",
+        "mkfifo",
+        "hostname",
+        "printenv",
+        "env",
+        "id",
+        "ls",
+        "dir",
+        "pwd",
+        "rm",
+        "del",
+        "ping",
+        "ping.exe",
+        "traceroute",
+        "tracert",
+        "dig",
+        "host",
+        "arp",
+        "route",
+        "netsh",
+        "reg",
+        "regedit",
+        "schtasks",
+        "sc",
+        "vssadmin",
+        "cscript",
+        "wscript",
+        "mshta",
+        "rundll32",
+        "regsvr32",
+        "phpinfo",
+        "ver",
+        "sysinfo",
+        "getent",
+        "lsb_release",
+        "awk",
+        "gawk",
+        "sed",
+        "xargs",
+        "base64",
+        "openssl",
+        "socat",
+        "scp",
+        "ssh",
+        "ftp",
+        "tar",
+        "gzip",
+        "dd",
+        "strace",
+        "ltrace",
+        "killall",
+        "pkill",
+        "kill",
+        "ps",
+        "top",
+        "w",
+        "who",
+        "last",
+        "uptime",
+        "mail",
+        "sendmail",
+        "exec",
+        "eval",
+        "system",
+        "passthru",
+        "shell_exec",
+        "popen",
+        "proc_open",
+        "pcntl_exec",
+        "timeout",
+        "waitfor",
+        "net",
+        "net.exe",
+        "net1",
+        "query",
+        "whoami.exe",
+        "cat",
+        "tac",
+        "nl",
+        "od",
+        "xxd",
+        "less",
+        "more",
+        "head",
+        "tail",
+        "type",
+        "echo",
+        "printf",
+        "sleep",
+        "find",
+        "grep",
+        "egrep",
+        "touch",
+        "cp",
+        "mv",
+        "mkdir",
+        "set",
+        "export",
+        "unset",
+        "alias",
+        "start",
+        "call",
+        "copy",
+        "cd",
+        "ls.exe",
+        "sort",
+        "uniq",
+        "wc",
+        "cut",
+        "diff",
+        "file",
+        "stat",
+        "which",
+        "whereis",
+        "locate",
+        "history",
+        "shutdown",
+        "reboot",
+        "halt",
+        "init",
+        "mount",
+        "umount",
+        "fdisk",
+        "lsof",
+        "ss",
+        "ip",
+        "iptables",
+        "xp_cmdshell",
+        "pip",
+        "pipx",
+        "npm",
+        "gem",
+        "apt",
+        "apt-get",
+        "yum",
+        "wsl",
+        "bash.exe",
+        "powershell.exe",
+        "calc.exe",
+        "notepad.exe",
+    }
+)
+# Commands that are also common words (or that users type in prose): they need evidence.
+_AMBIGUOUS: Final = frozenset(
+    {
+        "cat",
+        "tac",
+        "nl",
+        "less",
+        "more",
+        "head",
+        "tail",
+        "type",
+        "echo",
+        "printf",
+        "sleep",
+        "find",
+        "grep",
+        "touch",
+        "cp",
+        "mv",
+        "set",
+        "export",
+        "alias",
+        "start",
+        "call",
+        "copy",
+        "cd",
+        "sort",
+        "uniq",
+        "wc",
+        "cut",
+        "diff",
+        "file",
+        "stat",
+        "which",
+        "history",
+        "shutdown",
+        "reboot",
+        "halt",
+        "init",
+        "mount",
+        "top",
+        "w",
+        "who",
+        "last",
+        "mail",
+        "exec",
+        "eval",
+        "system",
+        "timeout",
+        "query",
+        "host",
+        "route",
+        "ping",
+        "dir",
+        "del",
+        "rm",
+        "id",
+        "ls",
+        "ps",
+        "env",
+        "kill",
+        "ver",
+        "net",
+        "sc",
+        "reg",
+        "dig",
+        "sed",
+        "awk",
+        "tar",
+        "dd",
+        "su",
+        "sh",
+        "ip",
+        "ss",
+        "pip",
+        "pipx",
+        "npm",
+        "gem",
+        "apt",
+        "node",
+        "php",
+        "perl",
+        "ruby",
+        "lua",
+        "python",
+        "openssl",
+        "base64",
+        "ssh",
+        "ftp",
+        "telnet",
+        "mkdir",
+        "sysinfo",
+        "hostname",
+        "passwd",
+        "crontab",
+        "pwd",
+        "uptime",
+        "arp",
+        "nc",
+        "waitfor",
+        "wsl",
+    }
+)
+# Commands that are full attacks with no argument at all (``; id``, ``| whoami``).
+_BARE_OK: Final = frozenset(
+    {
+        "id",
+        "whoami",
+        "uname",
+        "ifconfig",
+        "ipconfig",
+        "netstat",
+        "systeminfo",
+        "tasklist",
+        "hostname",
+        "pwd",
+        "ls",
+        "dir",
+        "env",
+        "printenv",
+        "set",
+        "ver",
+        "ps",
+        "w",
+        "who",
+        "uptime",
+        "phpinfo",
+        "sysinfo",
+        "reboot",
+        "shutdown",
+        "halt",
+        "history",
+        "bash",
+        "sh",
+        "zsh",
+        "powershell",
+        "cmd",
+        "cmd.exe",
+        "calc.exe",
+        "lsof",
+        "getent",
+        "lsb_release",
+        "net",
+        "arp",
+        "route",
+        "whoami.exe",
+        "ping",
+        "top",
+        "last",
+    }
+)
+
+# Shell separators: ; | & && || newline, plus cmd.exe's ^-free forms, and substitutions.
+_SPLIT = re.compile(
+    r"\|\||&&|[;|&\n\r`]|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}|^\s*['\"](?=\s)"
+)
+_NOISE_CHARS = re.compile(r"['\"\\^]")
+_SPLIT_CHARS = re.compile(r"[;|&\n\r`$%\\'\"(]")
+_IFS = re.compile(r"\$\{?ifs\}?(?:\$\d)?")
+# Expansions that are empty in practice ($@, $9, ``, $()) hide a command inside a word.
+_EMPTY_EXPANSION = re.compile(r"\$\{?[@*#?!0-9]\}?|``|\$\(\)|\$\{[a-z_][a-z0-9_]*:\d+:\d+\}")
+_WORD_NOISE = re.compile(r"""(?<=[a-z0-9])(?:['"\\^]+)(?=[a-z0-9])|^['"\\^]+(?=[a-z])""")
+# Commands whose harmless English use never has these subcommands after them.
+_SUBCOMMANDS: Final = {
+    "net": frozenset(
+        {"user", "view", "localgroup", "share", "use", "group", "session", "accounts"}
+    ),
+    "reg": frozenset({"add", "query", "delete", "save", "export"}),
+    "sc": frozenset({"query", "create", "config", "start", "stop", "qc"}),
+    "ip": frozenset({"a", "addr", "address", "route", "link", "neigh"}),
+}
+# Shell constructs that are an attack wherever they appear in a value, each behind the
+# substrings it cannot do without (so prose pays for a few ``in`` checks, not the patterns).
+_STRONG_SHELL: Final = (
+    (("-c",), re.compile(r"\b(?:ba|z|k|c|da|tc)?sh\s+-c\b")),
+    (("cmd",), re.compile(r"\bcmd(?:\.exe)?\s+/[ck]\b")),
+    (
+        ("powershell",),
+        re.compile(r"\bpowershell(?:\.exe)?\s+-(?:c|e|enc|nop|command|encodedcommand|w)\b"),
+    ),
+    ((" -e", " -c"), re.compile(r"\b(?:nc|ncat|netcat)\b[^;|&\n]*\s-[ec]\s")),
+    (("<!--",), re.compile(r"<!--\s*#\s*(?:exec|include|echo|config)\b")),
+    (("<?php",), re.compile(r"<\?php")),
+    (("${",), re.compile(r"\$\{\s*@?[a-z_]+\s*\(")),
+    (("{",), re.compile(r"(?:^|[;&|\s])[\w:]+\s*\(\s*\)\s*\{[^}]*[|&][^}]*\}\s*[;\w]")),
+    (
+        ("[", "?"),
+        re.compile(
+            r"/(?:etc|bin|usr|proc|var|dev|root|s?bin)/(?:[\w.]*(?:\[!?[\w-]+\][\w.]*|\?+\w[\w.?]*)"
+            r"|\[!?[\w-]+\])"
+        ),
+    ),
+)
+
+
+_STRONG_GATE = re.compile(
+    "|".join(re.escape(gate) for gates, _ in _STRONG_SHELL for gate in gates if gate not in "[?")
+    + r"|/[\w.]*[\[?]"
+)
+
+
+def _strong_shell(low: str) -> bool:
+    if _STRONG_GATE.search(low) is None:
+        return False
+    return any(pattern.search(low) is not None for _, pattern in _STRONG_SHELL)
+
+
+# cmd.exe batch grammar: IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL|x==y ..., FOR %%G IN (...) DO.
+_BATCH = re.compile(
+    r"^\s*(?:[^&|]*[&|]+\s*)?(?:if\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|\S+\s*(?:=="
+    r"|\s(?:equ|neq|lss|leq|gtr|geq)\s))"
+    r"|for\s+(?:/[a-z]\s+)*(?:\"[^\"]*\"\s+|\S+\s+)?%%?[\w@~/]+\s+in\s*\()"
+)
+# Programs that run the command named after them: strace whoami, time ifconfig, which wget.
+_WRAPPERS: Final = frozenset(
+    {
+        "strace",
+        "ltrace",
+        "time",
+        "nohup",
+        "nice",
+        "sudo",
+        "which",
+        "watch",
+        "busybox",
+        "exec",
+        "env",
+    }
+)
+_LEADING_VARS = re.compile(r"^(?:\s*\$\{?[a-z_]\w*\}?)+\s+")
+_STOPWORDS: Final = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "see",
+        "use",
+        "and",
+        "or",
+        "but",
+        "with",
+        "for",
+        "to",
+        "of",
+        "in",
+        "on",
+        "is",
+        "are",
+        "was",
+        "not",
+        "no",
+        "it",
+        "you",
+        "we",
+        "i",
+        "they",
+        "he",
+        "she",
+    }
+)
+_BRACE = re.compile(r"\{,?\s*([\w$\"'/.-]+),[^{}]*\}")
+_SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)\s+-{1,2}[a-z]")
+_ARG_EVIDENCE = re.compile(
+    r"""^(?:\s*(?:-{1,2}[a-z0-9]|/[a-z?*\[]|[a-z]:\\|~/|\.{1,2}/|\$|%[a-z]+%"""
+    r"""|[<>]{1,2}\s*[/~&$]|<<<|>\s*[\w./-]+\.(?:php|sh|jsp|aspx?|py|pl|cgi|exe)|[a-z]:/"""
+    r"""|\d+\s*(?:$|[;&|])"""
+    r"""|\d+$|[a-z0-9_.-]+\.(?:txt|sh|ini|log|conf|php|exe|bat|py|pl|dll|cfg|xml)\b)"""
+    r"""|\s+(?:-[a-z]|/[a-z?*\[]|\$|%))"""
+)
+# Evidence strong enough for a value that is a whole command line with no separator.
+_STRONG_ARG = re.compile(r"""^\s+(?:-{1,2}[a-z]|/[a-z?*\[]|[a-z]:[\\/]|~/|https?://)""")
+_PATH_COMMAND = re.compile(r"^(?:/?(?:usr/|s?bin/|usr/local/)+[a-z0-9_.-]+|[a-z]:\\windows\\)")
+_SUBSTITUTION = re.compile(r"\$\(\s*[a-z/][^)]*\)|`\s*[a-z/][^`]*`|\$\{[a-z_]+\}")
+_PHP_CALL = re.compile(
+    r"\b(?:system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*['\"$`]|"
+    r"\bphpinfo\s*\(\s*\)|"
+    r"\{\s*\$_(?:get|post|request|cookie|server)\s*\["
+)
+_PHP_WORDS: Final = ("system", "exec", "passthru", "popen", "proc_open", "phpinfo")
+_SHELLSHOCK = re.compile(r"\(\s*\)\s*\{\s*[^}]*;\s*\}\s*;|\(\s*\)\s*\{\s*:\s*;\s*\}")
+_WINDOWS_VAR = re.compile(r"%(?:comspec|systemroot|windir|programfiles|userprofile|temp|appdata)%")
+_GLOB_PATH = re.compile(r"/(?:[a-z?*\[\]!]*[?*\[][a-z?*\[\]!]*)/(?:[a-z?*\[\]!]+)")
+
+
+def _normalise(segment: str) -> str:
+    segment = _IFS.sub(" ", segment)
+    if "$" in segment or "`" in segment:
+        segment = _EMPTY_EXPANSION.sub("", segment)
+    if _NOISE_CHARS.search(segment):
+        segment = _WORD_NOISE.sub("", segment)
+    return segment
+
+
+def _command_at(segment: str, *, separated: bool) -> str | None:
+    """The command name a segment starts with, when the rest makes it a command line."""
+    # Only the start matters: the command word and the shape of its first argument.
+    seg = _normalise(segment[:96]).lstrip(" \t'\"(@{" if separated else " \t")
+    if not seg:
+        return None
+    if seg[0] == "$":
+        seg = _LEADING_VARS.sub("", seg)  # ;$a cat ...: an unset variable expands to nothing
+    path_cmd = _PATH_COMMAND.match(seg)
+    if path_cmd:
+        return path_cmd.group()
+    end = 0
+    n = len(seg)
+    while end < n and (seg[end].isalnum() or seg[end] in "._-"):
+        end += 1
+    word = seg[:end]
+    if not word or word not in _COMMANDS:
+        return None
+    rest = seg[end:]
+    if rest and not rest[0].isspace() and rest[0] not in "<>;|&\"'$)`,%+":
+        return None  # "cats", "id=3": a longer word, not the command
+    if rest[:1] in ("'", '"') and separated:
+        rest = ""  # the quote of the attribute or argument the value sat in
+    if word in _WRAPPERS and not separated:
+        following = rest.split(None, 1)
+        return word if following and following[0] in _COMMANDS else None
+    if word in _SUBCOMMANDS:
+        following = rest.split(None, 1)
+        return word if following and following[0] in _SUBCOMMANDS[word] else None
+    if not separated:
+        return word if _STRONG_ARG.match(rest) else None
+    if word not in _AMBIGUOUS:
+        return word
+    if not rest.strip(" \t'\")`"):
+        return word if word in _BARE_OK else None
+    if _ARG_EVIDENCE.match(rest):
+        if word in ("sleep", "ping", "timeout", "waitfor") or not rest.lstrip()[:1].isdigit():
+            return word
+        return None
+    return None
+
+
+# Characters a command injection cannot do without.
+_PREFILTER = re.compile(r"[;|&`$\n\r%{(]|^\s*[a-z/]", re.MULTILINE)  # unused: see engine
+
+
+def command_reason(text: str) -> str | None:
+    """Why *text* (already decoded) is a command injection, or None."""
+    low = text.lower()
+    if " " not in low and "+" in low:
+        low = low.replace("+", " ")  # form encoding: dir+c:/
+    if "$" in low or "`" in low:
+        low = _EMPTY_EXPANSION.sub("", low)
+    if _strong_shell(low):
+        return "shell construct"
+    if ("if " in low or "for " in low) and _BATCH.search(low):
+        return "batch command"
+    if "{" in low and "," in low:
+        brace = _BRACE.search(low)
+        if brace is not None and brace.group(1).strip("$\"'") in _COMMANDS:
+            return "brace expansion"
+    if "()" in low.replace(" ", "") and _SHELLSHOCK.search(low):
+        return "shellshock function definition"
+    if "$" in low or "`" in low:
+        for sub in _SUBSTITUTION.finditer(low):
+            body = _normalise(sub.group().lstrip("$(`{ "))
+            name = re.match(r"[a-z0-9_./-]+", body)
+            if name is None or (name.group() not in _COMMANDS and not _PATH_COMMAND.match(body)):
+                continue
+            if sub.group()[0] != "`" or sub.start() == 0 or low[sub.start() - 1] in "=;|&(\"' ":
+                return "command substitution"
+        if "${ifs" in low or "$ifs" in low:
+            return "IFS evasion"
+    php = ("(" in low and any(w in low for w in _PHP_WORDS)) or "{" in low
+    if php and _PHP_CALL.search(low):
+        return "code execution call"
+    if "%" in low and _WINDOWS_VAR.search(low):
+        return "windows environment variable"
+    parts = _SPLIT.split(low) if _SPLIT_CHARS.search(low) else [low]
+    if len(parts) > 1:
+        for part in parts[1:]:
+            command = _command_at(part, separated=True)
+            if command:
+                return "separator followed by a command"
+            flags = _SEPARATED_FLAGS.match(part)
+            if flags and flags.group(1) not in _STOPWORDS:
+                return "separator followed by a command"
+        first = _command_at(parts[0], separated=True)
+        if first and (first not in _AMBIGUOUS or first in _BARE_OK):
+            return "command before a separator"
+    command = _command_at(parts[0], separated=False)
+    if command:
+        return "command line"
+    if "/" in low and _GLOB_PATH.search(low):
+        return "glob path"
+    return None

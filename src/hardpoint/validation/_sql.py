@@ -1,0 +1,932 @@
+"""SQL injection: a SQL lexer and token-sequence analysis, not keyword regexes.
+
+An injected value has to leave the literal it was placed in and then continue as valid SQL. So
+the value is lexed three times, as libinjection does: as if placed bare (``id=1 OR 1=1``),
+inside single quotes and inside double quotes. In a quoted context the text up to the first
+matching quote is the literal the attacker closes. The token stream then has to show SQL
+structure to count: a closed literal followed by a comment, a boolean operator with a
+comparison, ``UNION SELECT``, a stacked statement with its own grammar (``; DROP TABLE x``), a
+time or file function call. Prose such as "Please select a size and drop me a line; thanks!"
+never forms such a sequence: apostrophes inside words are followed by letters, and English
+verbs are not followed by the tokens SQL needs after them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["sql_reason"]
+
+# One master pattern; each alternative starts with a distinct character class, so it cannot
+# backtrack catastrophically. Input is lower-cased first.
+_TOKEN = re.compile(
+    r"""
+    \s*(?:
+    (?P<lcomment>--[^\n]*|\#[^\n]*)
+  | (?P<bcomment>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
+  | (?P<sq>'(?:[^'\\]|\\.|'')*(?:'|\Z))
+  | (?P<dq>"(?:[^"\\]|\\.|"")*(?:"|\Z))
+  | (?P<bq>`[^`]*(?:`|\Z))
+  | (?P<num>0x[0-9a-f]+|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?[df]?)
+  | (?P<var>@@?[a-z0-9_$.]*)
+  | (?P<word>[a-z_\u00c0-\uffff][a-z0-9_$\u00c0-\uffff]*(?:\.[a-z_*][a-z0-9_$]*)*)
+  | (?P<op><=>|<>|!=|<=|>=|\|\||&&|::|:=|[=<>!+\-*/%&|^~])
+  | (?P<punct>[(),;.])
+  | (?P<other>.)
+    )
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+_LOGIC: Final = frozenset({"and", "or", "xor", "&&", "||", "not"})
+_CMP: Final = frozenset(
+    {"=", "<", ">", "<=", ">=", "<>", "!=", "<=>", "like", "rlike", "regexp", "is", "in"}
+)
+_CMP_WORDS: Final = frozenset({"like", "rlike", "regexp", "is", "in", "between", "sounds"})
+_CONSTANTS: Final = frozenset({"true", "false", "null", "current_user", "user", "database"})
+# Functions whose only use in a request value is an attack: time-based blind, file access,
+# error-based extraction, out-of-band channels, command execution.
+_ATTACK_FUNCTIONS: Final = frozenset(
+    {
+        "sleep",
+        "pg_sleep",
+        "benchmark",
+        "load_file",
+        "extractvalue",
+        "updatexml",
+        "xp_cmdshell",
+        "xp_dirtree",
+        "xp_regread",
+        "sp_oacreate",
+        "sp_executesql",
+        "sp_makewebtask",
+        "dbms_pipe.receive_message",
+        "dbms_lock.sleep",
+        "utl_inaddr.get_host_address",
+        "utl_inaddr.get_host_name",
+        "utl_http.request",
+        "ctxsys.drithsx.sn",
+        "randomblob",
+        "version",
+        "user_name",
+        "db_name",
+        "current_database",
+        "pg_read_file",
+        "lo_import",
+        "group_concat",
+        "json_keys",
+        "geometrycollection",
+        "polygon",
+        "multipoint",
+        "exp",
+        "gtid_subset",
+        "name_const",
+        "make_set",
+        "elt",
+        "char",
+        "chr",
+        "concat",
+        "concat_ws",
+        "ascii",
+        "substring",
+        "substr",
+        "mid",
+        "ord",
+        "hex",
+        "unhex",
+        "if",
+        "iif",
+        "case",
+        "count",
+        "length",
+        "len",
+        "cast",
+        "convert",
+        "rand",
+        "floor",
+        "md5",
+        "sha1",
+        "pi",
+        "row",
+        "schema",
+        "system_user",
+        "session_user",
+        "@@version",
+    }
+)
+# Functions strong enough alone, in any context.
+_ALWAYS_FUNCTIONS: Final = frozenset(
+    {
+        "pg_sleep",
+        "benchmark",
+        "load_file",
+        "extractvalue",
+        "updatexml",
+        "xp_cmdshell",
+        "xp_dirtree",
+        "xp_regread",
+        "sp_oacreate",
+        "sp_executesql",
+        "sp_makewebtask",
+        "dbms_pipe.receive_message",
+        "dbms_lock.sleep",
+        "utl_inaddr.get_host_address",
+        "utl_inaddr.get_host_name",
+        "utl_http.request",
+        "ctxsys.drithsx.sn",
+        "pg_read_file",
+        "lo_import",
+        "gtid_subset",
+        "name_const",
+        "randomblob",
+    }
+)
+_SCHEMA_WORDS: Final = frozenset(
+    {
+        "information_schema",
+        "sysobjects",
+        "syscolumns",
+        "sysusers",
+        "sys.objects",
+        "sys.tables",
+        "mysql.user",
+        "pg_catalog",
+        "pg_shadow",
+        "pg_user",
+        "all_tables",
+        "user_tables",
+        "sqlite_master",
+        "msysobjects",
+        "master..sysdatabases",
+    }
+)
+_SCHEMA_PREFIXES: Final = ("information_schema.", "mysql.", "pg_catalog.", "master.")
+_SERVER_VARIABLES: Final = frozenset(
+    {
+        "@@version",
+        "@@datadir",
+        "@@basedir",
+        "@@hostname",
+        "@@servername",
+        "@@language",
+        "@@spid",
+        "@@tmpdir",
+        "@@plugin_dir",
+        "@@version_compile_os",
+        "@@version_comment",
+        "@@secure_file_priv",
+        "@@identity",
+        "@@rowcount",
+        "@@error",
+        "@@global",
+        "@@session",
+        "@@port",
+        "@@innodb_version",
+        "@@microsoftversion",
+    }
+)
+
+_TYPE_OF_GROUP: Final = {
+    "lcomment": "c",
+    "bcomment": "C",
+    "sq": "s",
+    "dq": "s",
+    "bq": "w",
+    "num": "n",
+    "var": "v",
+    "op": "o",
+    "other": "?",
+}
+
+Token = tuple[str, str]
+
+
+def _lex(text: str, limit: int = 48) -> list[Token]:
+    """Tokens of *text* as (type, text), block comments dropped, at most *limit* tokens."""
+    tokens: list[Token] = []
+    for match in _TOKEN.finditer(text):
+        group = match.lastgroup
+        value = match.group()
+        if group is None or (group == "lcomment" and match.end() < len(text)):
+            continue  # trailing whitespace, or a line comment that more code follows
+        value = value.lstrip()
+        if group == "bcomment":
+            if value.startswith("/*!"):
+                # MySQL executes versioned comments: lex their body as code.
+                body = value[3:].rstrip("/").rstrip("*").lstrip("0123456789")
+                tokens.extend(_lex(body, limit - len(tokens)))
+            continue
+        if group == "word":
+            tokens.append(_classify_word(value))
+        elif group == "punct":
+            tokens.append((value, value))
+        elif group == "op":
+            tokens.append(("&" if value in ("||", "&&") else "o", value))
+        elif group == "num":
+            tokens.append(("n", value))
+        else:
+            tokens.append((_TYPE_OF_GROUP.get(group or "other", "?"), value))
+        if len(tokens) >= limit:
+            break
+    # A word directly before "(" is a function call.
+    for i in range(len(tokens) - 1):
+        if tokens[i + 1][0] == "(" and tokens[i][0] == "w":
+            tokens[i] = ("f", tokens[i][1])
+    return tokens
+
+
+_KEYWORD_TYPES: Final = {
+    "union": "U",
+    "select": "S",
+    "and": "&",
+    "or": "&",
+    "xor": "&",
+    "not": "!",
+    "div": "o",
+    "mod": "o",
+    "like": "o",
+    "rlike": "o",
+    "regexp": "o",
+    "is": "o",
+    "in": "i",
+    "between": "o",
+    "sounds": "o",
+    "from": "k",
+    "where": "k",
+    "having": "k",
+    "order": "k",
+    "group": "k",
+    "limit": "k",
+    "into": "k",
+    "outfile": "k",
+    "dumpfile": "k",
+    "procedure": "k",
+    "waitfor": "k",
+    "delay": "k",
+    "when": "k",
+    "then": "k",
+    "else": "k",
+    "end": "k",
+    "all": "k",
+    "distinct": "k",
+    "as": "k",
+    "by": "k",
+    "exec": "E",
+    "execute": "E",
+    "drop": "E",
+    "insert": "E",
+    "update": "E",
+    "delete": "E",
+    "declare": "E",
+    "shutdown": "E",
+    "truncate": "E",
+    "create": "E",
+    "alter": "E",
+    "grant": "E",
+    "revoke": "E",
+    "rename": "E",
+    "replace": "E",
+    "call": "E",
+    "set": "E",
+    "use": "E",
+    "load": "E",
+    "begin": "E",
+    "copy": "E",
+    "values": "k",
+    "table": "k",
+    "database": "k",
+    "true": "n",
+    "false": "n",
+    "null": "n",
+}
+
+
+def _classify_word(word: str) -> Token:
+    kind = _KEYWORD_TYPES.get(word)
+    if kind is not None:
+        return (kind, word)
+    if word in _SCHEMA_WORDS or word.startswith(_SCHEMA_PREFIXES):
+        return ("T", word)
+    return ("w", word)
+
+
+def _operand_end(tokens: list[Token], i: int) -> int:
+    """Index after one operand starting at *i*, or -1 when there is none."""
+    n = len(tokens)
+    if i >= n:
+        return -1
+    kind = tokens[i][0]
+    while kind in ("o", "!") and tokens[i][1] in ("-", "+", "~", "!", "not") and i + 1 < n:
+        i += 1  # unary prefix
+        kind = tokens[i][0]
+    if kind in ("s", "n", "v", "w", "T"):
+        return i + 1
+    if kind == "f":
+        return _skip_parens(tokens, i + 1)
+    if kind == "(":
+        return _skip_parens(tokens, i)
+    if kind == "S":
+        return n  # a sub-select runs to the end of what we look at
+    return -1
+
+
+def _skip_parens(tokens: list[Token], i: int) -> int:
+    depth = 0
+    n = len(tokens)
+    while i < n:
+        kind = tokens[i][0]
+        if kind == "(":
+            depth += 1
+        elif kind == ")":
+            depth -= 1
+            if depth <= 0:
+                return i + 1
+        i += 1
+    return n
+
+
+_STRONG_OPERAND: Final = frozenset({"s", "n", "v", "f", "(", "S", "T"})
+
+
+def _boolean_clause(tokens: list[Token], i: int, *, quoted: bool) -> bool:
+    """Whether tokens from *i* (just after AND/OR) form a condition an attacker would append."""
+    n = len(tokens)
+    if i < n and tokens[i][0] == "!":
+        i += 1
+    end = _operand_end(tokens, i)
+    if end < 0:
+        return False
+    first = tokens[i]
+    # A comparison: x = y, 1 like 1, 'a' between ..., x in (...).
+    if end < n and (tokens[end][0] in ("o", "i") or tokens[end][1] in _CMP_WORDS):
+        op = tokens[end]
+        if op[1] in ("+", "-", "*", "/", "%", "|", "&", "^", "~", "!"):
+            right = _operand_end(tokens, end + 1)
+            return (
+                first[0] in ("n", "f", "(")
+                and right > 0
+                and (right >= n or tokens[right][0] in ("c", "o", ")"))
+            )
+        right_start = end + 1
+        if right_start < n and tokens[right_start][1] in ("not", "like"):
+            right_start += 1  # IS NOT, SOUNDS LIKE
+        right = _operand_end(tokens, right_start)
+        if right < 0:
+            return False
+        if first[0] == "w" or tokens[right_start][0] == "w":
+            # "x = y" or "file is not a ..." with bare words is arithmetic or prose, unless
+            # both sides are the same word (x=x) or a comment ends the value.
+            same = first[1] == tokens[right_start][1] and op[1] == "="
+            return same or (right < n and tokens[right][0] == "c")
+        return True
+    if first[0] == "f" and first[1] not in _ATTACK_FUNCTIONS and first[1] not in _ALWAYS_FUNCTIONS:
+        return end < n and tokens[end][0] == "c"
+    if first[0] in ("f", "(", "S", "T") or (first[0] == "n" and (quoted or first[1].isdigit())):
+        # OR 1, AND SLEEP(5), OR (SELECT ...): the operand alone decides the row filter.
+        return end >= n or tokens[end][0] in ("c", ";", ")", "&", "k", "U")
+    if first[0] == "s":
+        return end < n and tokens[end][0] in ("c", ";")
+    return first[0] == "w" and end < n and tokens[end][0] == "c"
+
+
+def _stacked(tokens: list[Token], i: int) -> bool:
+    """Whether a statement starts at *i* (after ``;``) with the grammar that statement needs."""
+    n = len(tokens)
+    if i >= n:
+        return False
+    kind, word = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < n else ("", "")
+    after = tokens[i + 2] if i + 2 < n else ("", "")
+    if kind == "S":
+        return _select_body(tokens, i + 1)
+    if kind == "k" and word == "waitfor":
+        return nxt[1] in ("delay", "time")
+    if kind == "f":
+        return word in _ALWAYS_FUNCTIONS or _delay_call(tokens, i) or _constant_condition(tokens, i)
+    if word == "if" and (_constant_condition(tokens, i) or (nxt[0] == "(" and after[0] == "S")):
+        return True  # T-SQL: ;IF 1=1 DROP ...
+    if kind != "E":
+        return False
+    if word in ("drop", "create", "alter", "truncate", "rename"):
+        return nxt[1] in (
+            "table",
+            "database",
+            "user",
+            "procedure",
+            "function",
+            "view",
+            "index",
+            "schema",
+            "login",
+            "trigger",
+        )
+    if word == "delete":
+        return nxt[1] == "from"
+    if word == "insert":
+        return nxt[1] == "into"
+    if word == "update":
+        return nxt[0] in ("w", "T") and after[1] == "set"
+    if word in ("exec", "execute"):
+        if nxt[0] == "(":
+            return after[0] in ("s", "v")
+        return nxt[0] == "v" or nxt[1].startswith(("xp_", "sp_", "master"))
+    if word == "declare":
+        return nxt[0] == "v"
+    if word == "shutdown":
+        return i + 1 >= n or nxt[0] in ("c", ";", "w")
+    if word == "set":
+        return nxt[0] == "v"
+    if word == "grant":
+        return True
+    if word == "load":
+        return nxt[1] in ("data", "load_file")
+    if word in ("begin", "call", "copy"):
+        return nxt[0] in ("f", "w") and (after[0] in ("(", ";", "c") or after[1] in ("from", "to"))
+    return False
+
+
+def _select_body(tokens: list[Token], i: int) -> bool:
+    """Whether what follows SELECT is a select list (not an English object)."""
+    n = len(tokens)
+    if i >= n:
+        return False
+    while i < n and tokens[i][1] in ("all", "distinct", "top", "-", "+", "~", "binary"):
+        i += 1
+    if i >= n:
+        return False
+    kind, word = tokens[i]
+    if kind in ("v", "f", "(", "T") or word == "*":
+        return True
+    if kind == "s":
+        return i + 1 < n and (tokens[i + 1][0] in (",", "U", "c") or tokens[i + 1][1] == "from")
+    if kind == "n":
+        return i + 1 >= n or tokens[i + 1][0] in (",", "k", "c", ")", ";", "o", "&", "U")
+    if kind == "w" and word in _CONSTANTS and (i + 1 >= n or tokens[i + 1][0] in (";", "c", ",")):
+        return True
+    if kind == "w":
+        # select name, email from users / select password from users where ...
+        j = i + 1
+        if j < n and (tokens[j][0] == "," or tokens[j][1] in ("/", "*", "+", "||")):
+            return True
+        if j < n and tokens[j][1] == "from" and j + 1 < n and tokens[j + 1][0] in ("w", "T"):
+            k = j + 2
+            return (
+                k >= n
+                or tokens[k][0] in ("k", "c", ";", ")", "&", "U")
+                or tokens[k][1]
+                in (
+                    "where",
+                    "limit",
+                )
+            )
+    return False
+
+
+def _union(tokens: list[Token], i: int) -> bool:
+    """UNION [ALL|DISTINCT] [(] SELECT starting at *i*."""
+    n = len(tokens)
+    j = i + 1
+    while j < n and (tokens[j][1] in ("all", "distinct") or tokens[j][0] == "("):
+        j += 1
+    return j < n and tokens[j][0] == "S"
+
+
+_VALUE_ISH: Final = frozenset({"n", "v", "s", "w", "(", ")", "o", "f", ","})
+
+
+def _analyse(
+    tokens: list[Token], *, quoted: bool, quote: str = "", complete: bool = True
+) -> str | None:
+    """Context rules: what follows the point where the value leaves its literal or number."""
+    n = len(tokens)
+    if not n:
+        return None
+    start = 1 if quoted else 0
+    while start < n and tokens[start][0] == ")":
+        start += 1
+    if start >= n:
+        return None
+    parens = start - (1 if quoted else 0)
+    if quoted and start + 2 < n and tokens[start][1] == "as" and tokens[start + 1][0] == "w":
+        start += 2  # ') AS alias WHERE ...
+    kind, word = tokens[start]
+    if quoted:
+        # Weak evidence (a comment or a comparison right after the quote) counts only when
+        # the closed literal looks like a form value (a word or two), not a sentence whose
+        # apostrophe happens to precede "--".
+        value_like = _value_like(tokens[0][1])
+        if kind == "C" or (kind == "c" and value_like and _short_comment(word)):
+            return "quote closed before a comment"
+        if kind == ";" and value_like and (start + 1 >= n or tokens[start + 1][0] == "c"):
+            return "quote closed before a statement end"
+        if kind in ("o", "i") and word not in ("!", "~"):
+            right = _operand_end(tokens, start + 1)
+            if right > 0:
+                nxt = tokens[start + 1][0]
+                arithmetic = word in ("+", "-", "||", "|", "*", "/", "&", "^")
+                if arithmetic and nxt in ("f", "(", "S", "v"):
+                    return "expression after a closed quote"
+                if (
+                    right < n
+                    and tokens[right][0] == "c"
+                    and value_like
+                    and _short_comment(tokens[right][1])
+                ):
+                    return "expression before a comment"
+                ends = right >= n or tokens[right][0] in ("c", "&", ";", ")")
+                if ends and value_like and word in ("=", "<", ">", "<=", ">=", "<>", "!=", "<=>"):
+                    return "comparison after a closed quote"
+                if right < n and tokens[right][0] == "c" and word in _CMP:
+                    return "comparison after a closed quote"
+        if kind == "E" and _stacked(tokens, start):
+            return "statement after a closed quote"
+        if complete and _balanced_quote(tokens, start, quote):
+            return "condition balanced by the closing quote"
+    elif kind == "E" and word in ("exec", "execute", "declare") and _stacked(tokens, start):
+        return "statement"
+    if kind == ";" and _stacked(tokens, start + 1):
+        return "stacked query"
+    if kind == "U" and _union(tokens, start):
+        return "union select"
+    if kind == "k" and (quoted or parens or start == 0) and _clause(tokens, start):
+        return "clause after a closed quote" if quoted else "clause"
+    if kind == "c" and parens and not quoted:
+        return "parenthesis closed before a comment"
+    if not quoted and kind == "(" and complete and _parenthesised_comment(tokens):
+        return "parenthesised expression before a comment"
+    return _first_condition(tokens, start, quoted=quoted)
+
+
+def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | None:
+    """The first AND/OR after a short value-like prefix, followed by a condition."""
+    n = len(tokens)
+    words = 0
+    for k in range(start, min(n, start + 12)):
+        kind = tokens[k][0]
+        if kind == "&" or (kind == "!" and k + 1 < n and tokens[k + 1][0] == "&"):
+            j = k + 1 if kind == "&" else k + 2
+            if not _boolean_clause(tokens, j, quoted=quoted):
+                return None
+            if not quoted:
+                prefix = tokens[start:k]
+                if any(t[0] == "o" and t[1] in _CMP for t in prefix):
+                    return None  # "75 > 96 and 96 > 0": arithmetic, not a value
+                if tokens[k][1] in ("||", "&&") and not _has_comparison(tokens, j):
+                    return None
+            if quoted or k == start or any(t[0] in ("n", "v", ")", "f", "s") for t in tokens[:k]):
+                return "boolean condition" + (" after a closed quote" if quoted else "")
+            return "tautology" if _tautology(tokens, j) else None
+        if kind == "U" and _union(tokens, k):
+            return "union select"
+        if kind == "E" and k > start and tokens[k - 1][0] in ("n", ")") and _stacked(tokens, k):
+            return "statement after a value"
+        if kind == "k" and _clause(tokens, k) and tokens[k][1] in ("where", "having"):
+            return "clause"
+        if kind not in _VALUE_ISH:
+            return None
+        if kind == "w":
+            words += 1
+            if words > 2:
+                return None
+    return None
+
+
+def _parenthesised_comment(tokens: list[Token]) -> bool:
+    """``( COS ( @a OR 'b') ) --``: a balanced SQL expression in parentheses, then a comment."""
+    last = tokens[-1]
+    if last[0] != "c" or not _short_comment(last[1]) or tokens[-2][0] != ")":
+        return False
+    inner = tokens[1:-2]
+    if not inner or _skip_parens(tokens, 0) != len(tokens) - 1:
+        return False
+    previous = ""
+    for kind, _ in inner:
+        if kind == "w" and previous == "w":
+            return False
+        previous = kind
+    return any(kind in ("v", "s", "n", "f", "S", "&", "o") for kind, _ in inner)
+
+
+def _constant_condition(tokens: list[Token], i: int) -> bool:
+    """IF(1=2, ...), IIF(2510=9436, ...): a branch on a comparison of two constants."""
+    if tokens[i][1] not in ("if", "iif", "elt", "case"):
+        return False
+    window = [t for t in tokens[i + 1 : i + 8] if t[0] != "("]
+    return len(window) >= 3 and window[0][0] == "n" and window[1][1] in _CMP and window[2][0] == "n"
+
+
+def _has_comparison(tokens: list[Token], i: int) -> bool:
+    return any(t[0] in ("o", "i") and t[1] in _CMP for t in tokens[i : i + 16])
+
+
+def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
+    """``' OR 'a'='a``: SQL operators between the closed literal and an open final literal.
+
+    The application's own closing quote completes the last literal, so the value needs no
+    comment to stay valid SQL. Bare words in between (``students' or teachers'``) mean prose.
+    """
+    last = tokens[-1]
+    if len(tokens) - start < 2 or last[0] != "s" or not _unterminated(last[1]):
+        return False
+    if last[1][0] != quote or not _value_like(tokens[0][1]):
+        return False
+    tail = last[1][1:]
+    if len(tail) > 12 or tail[:1].isspace():
+        return False
+    middle = tokens[start:-1]
+    for k, t in enumerate(middle):
+        if t[0] in ("&", "o", "!", "s", "n", "(", ")", "i", "f", "U", "S"):
+            continue
+        if t[0] == "w" and k + 1 < len(middle) and middle[k + 1][1] in _CMP:
+            continue  # ' OR userid LIKE '%
+        return False
+    symbolic = any(
+        t[0] == "o" and t[1] in _CMP and k > 0 and middle[k - 1][0] in ("s", "n", ")")
+        for k, t in enumerate(middle)
+    )
+    if symbolic:
+        return True
+    operator = any(t[0] in ("&", "i", "o") for t in middle)
+    if not operator:
+        return False
+    if tail == "":
+        # ' OR ', 'AND': only when nothing but the quote came before.
+        return tokens[0][1] == "" and any(t[0] == "&" for t in middle)
+    return (len(tail) <= 4 or "=" in tail) and _TAIL.fullmatch(tail) is not None
+
+
+_TAIL = re.compile(r"[a-z0-9_=%]+")
+
+
+def _unterminated(literal: str) -> bool:
+    return len(literal) == 1 or literal[-1] != literal[0]
+
+
+def _value_like(literal: str) -> bool:
+    """A closed literal that looks like a form value: short, at most three words."""
+    return len(literal) <= 40 and literal.count(" ") <= 2
+
+
+def _short_comment(comment: str) -> bool:
+    """A comment as injections end with (``--``, ``-- -``, ``#``, ``--+``), not prose."""
+    if comment.startswith("#"):
+        return not any(c.isalnum() for c in comment)
+    body = comment[2:].strip()
+    return len(body) <= 8 and " " not in body
+
+
+def _clause(tokens: list[Token], i: int) -> bool:
+    """A SQL clause with its grammar at *i*: WHERE 1=1, ORDER BY 3, INTO OUTFILE, LIMIT 1."""
+    n = len(tokens)
+    word = tokens[i][1]
+    nxt = tokens[i + 1] if i + 1 < n else ("", "")
+    if word in ("where", "having"):
+        if nxt[0] == "f" and nxt[1] not in _ATTACK_FUNCTIONS:
+            return False
+        if nxt[0] == "w":
+            return _tautology(tokens, i + 1)
+        return _boolean_clause(tokens, i + 1, quoted=True) or nxt[0] == "("
+    if word in ("order", "group"):
+        return nxt[1] == "by" and i + 2 < n and tokens[i + 2][0] in ("n", "f", "(")
+    if word == "into":
+        return nxt[1] in ("outfile", "dumpfile") or nxt[0] == "v"
+    if word == "limit":
+        return nxt[0] == "n"
+    if word == "procedure":
+        return nxt[0] == "f"
+    return False
+
+
+def _tautology(tokens: list[Token], i: int) -> bool:
+    n = len(tokens)
+    if i + 2 < n and tokens[i + 1][1] == "=":
+        return tokens[i][1] == tokens[i + 2][1]
+    return False
+
+
+def _anywhere(tokens: list[Token]) -> str | None:
+    n = len(tokens)
+    for i, (kind, word) in enumerate(tokens):
+        if kind == "U" and _union(tokens, i):
+            return "union select"
+        if kind == ";" and _stacked(tokens, i + 1):
+            return "stacked query"
+        if kind == "f" and word in _ALWAYS_FUNCTIONS:
+            return "dangerous function"
+        if kind == "k" and word == "waitfor" and i + 1 < n and tokens[i + 1][1] == "delay":
+            return "time delay"
+        if (
+            kind == "k"
+            and word == "into"
+            and i + 1 < n
+            and tokens[i + 1][1]
+            in (
+                "outfile",
+                "dumpfile",
+            )
+        ):
+            return "file write"
+        if kind == "T" and i and tokens[i - 1][1] == "from":
+            return "schema enumeration"
+        if (
+            kind == "S"
+            and (i == 0 or tokens[i - 1][0] in ("(", "&", "o", ",", "E"))
+            and _select_body(tokens, i + 1)
+            and (i == 0 or tokens[i - 1][0] == "(" or _mentions_from(tokens, i))
+        ):
+            return "select statement"
+        if (
+            kind == "E"
+            and word in ("declare", "exec", "execute")
+            and (i == 0 or tokens[i - 1][1] != ".")
+            and _stacked(tokens, i)
+        ):
+            return "statement"
+        if kind == "f" and _delay_call(tokens, i) and (i == 0 or tokens[i - 1][0] in "o&(,;"):
+            return "time delay"
+        if (
+            kind == "f"
+            and word in _ATTACK_FUNCTIONS
+            and i + 2 < n
+            and tokens[i + 2][0] == "f"
+            and tokens[i + 2][1] in _ATTACK_FUNCTIONS
+        ):
+            return "nested extraction functions"
+        if kind == "f" and _constant_condition(tokens, i):
+            return "conditional on constants"
+        if kind == "f" and word in ("char", "chr", "nchar") and _char_chain(tokens, i):
+            return "character concatenation"
+        if (
+            kind == "f"
+            and word in _INFO_FUNCTIONS
+            and i >= 2
+            and tokens[i - 1][0] == "("
+            and tokens[i - 2][0] == "f"
+            and i + 2 < n
+            and tokens[i + 2][0] == ")"
+        ):
+            return "server information function"
+        if word == "case" and _case_expression(tokens, i):
+            return "case expression"
+        if kind == "v" and word in _SERVER_VARIABLES:
+            return "server variable"
+        if kind == "&" and word in ("and", "or", "&&", "||") and _delay_call(tokens, i + 1):
+            return "time delay"
+    return None
+
+
+_INFO_FUNCTIONS: Final = frozenset(
+    {"version", "user", "database", "schema", "current_user", "system_user", "session_user"}
+)
+
+
+def _char_chain(tokens: list[Token], i: int) -> bool:
+    """CHAR(60)+CHAR(47) or CHR(11)||CHR(12): a string built from character codes."""
+    end = _skip_parens(tokens, i + 1)
+    return (
+        i + 2 < len(tokens)
+        and tokens[i + 2][0] == "n"
+        and end + 1 < len(tokens)
+        and tokens[end][1] in ("+", "||", ",")
+        and tokens[end + 1][1] in ("char", "chr", "nchar")
+    )
+
+
+def _case_expression(tokens: list[Token], i: int) -> bool:
+    window = [t[1] for t in tokens[i + 1 : i + 14]]
+    return (
+        bool(window)
+        and window[0] == "when"
+        and "then" in window
+        and ("end" in window or "else" in window)
+    )
+
+
+def _delay_call(tokens: list[Token], i: int) -> bool:
+    """SLEEP(5), BENCHMARK(1000000, ...), PG_SLEEP(5) at *i*: a call with a number first."""
+    return (
+        i + 2 < len(tokens)
+        and tokens[i][0] == "f"
+        and tokens[i][1] in ("sleep", "benchmark", "pg_sleep", "dbms_lock.sleep")
+        and tokens[i + 1][0] == "("
+        and (
+            tokens[i + 2][0] in ("(", "f", "S")
+            or (
+                tokens[i + 2][0] == "n"
+                and tokens[i + 2][1].strip("0.") != ""
+                and i + 3 < len(tokens)
+                and tokens[i + 3][0] in (")", ",", "o")
+            )
+        )
+    )
+
+
+def _mentions_from(tokens: list[Token], i: int) -> bool:
+    return any(t[1] == "from" for t in tokens[i + 1 : i + 12])
+
+
+# Characters without which no SQL injection can be written; plain text without them (and
+# without the few keywords that need no punctuation) is skipped.
+_PREFILTER_CHARS = re.compile(r"['\"`;=()#@<>|&*]|--|/\*")
+_PREFILTER_WORDS: Final = ("union", "select", "waitfor", "exec", "order", "having", "between")
+# Rules of _anywhere() need one of these words, a call of a function they know, or a
+# statement keyword after ";"; without any of them the full lex is skipped.
+_ANYWHERE_WORDS: Final = (
+    "union",
+    "select",
+    "waitfor",
+    "outfile",
+    "dumpfile",
+    "@@",
+    "declare",
+    "exec",
+    "case",
+    "information_schema",
+    "sysobjects",
+    "syscolumns",
+    "sysusers",
+    "sys.",
+    "pg_",
+    "sqlite_master",
+    "all_tables",
+    "user_tables",
+    "mysql.",
+    "msysobjects",
+)
+_CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\(")
+_AFTER_SEMICOLON = re.compile(r";\s*([a-z_]+)")
+
+
+# How many tokens the context rules look at, and how many the whole-value rules do.
+_HEAD: Final = 16
+_FULL: Final = 160
+
+
+_LEADING_WORD = re.compile(r"[a-z_]+")
+_THREE_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
+
+
+def _wants_anywhere(low: str) -> bool:
+    if any(word in low for word in _ANYWHERE_WORDS):
+        return True
+    if "(" in low:
+        for call in _CALL.finditer(low):
+            name = call.group(1)
+            if name in _ATTACK_FUNCTIONS or name in _ALWAYS_FUNCTIONS or name in _CALL_WORDS:
+                return True
+    if ";" in low:
+        for statement in _AFTER_SEMICOLON.finditer(low):
+            if _KEYWORD_TYPES.get(statement.group(1)) in ("E", "S", "k") or statement.group(1) in (
+                "if",
+                "sleep",
+            ):
+                return True
+    return False
+
+
+_CALL_WORDS: Final = frozenset({"sleep", "pg_sleep", "benchmark", "iif", "nchar"})
+
+
+def _context(low: str, prefix: list[Token], *, quote: str) -> str | None:
+    words = _THREE_WORDS.match(low)
+    if words is not None and not any(w in _KEYWORD_TYPES for w in words.groups()):
+        # Three plain words first: no context rule can match (they need a value, an
+        # operator or a keyword within the first tokens), so only whole-value rules remain.
+        return _anywhere(prefix + _lex(low, _FULL)) if _wants_anywhere(low) else None
+    head = prefix + _lex(low, _HEAD)
+    quoted = bool(prefix)
+    complete = len(head) - len(prefix) < _HEAD
+    reason = _analyse(head, quoted=quoted, quote=quote, complete=complete)
+    if reason is None and _wants_anywhere(low):
+        full = head if complete else prefix + _lex(low, _FULL)
+        reason = _anywhere(full)
+    return reason
+
+
+def sql_reason(text: str) -> str | None:
+    """Why *text* (already decoded) is a SQL injection, or None.
+
+    Linear in ``len(text)``: the lexer is one pass of a non-backtracking pattern over a bounded
+    number of tokens, once bare and once per quote character the value contains.
+    """
+    low = text.lower()
+    if _PREFILTER_CHARS.search(low) is None and not any(w in low for w in _PREFILTER_WORDS):
+        return None
+    reason = _context(low, [], quote="")
+    if reason:
+        return reason
+    for quote in ("'", '"'):
+        cut = low.find(quote)
+        if cut >= 0:
+            rest = low[cut + 1 :]
+            if rest[:1].isalpha() and cut and low[cut - 1].isalpha():
+                # An apostrophe inside a word (it's, O'Brien) breaks out only when a SQL
+                # keyword follows it directly: x'or'1'='1, user'exec ...
+                word = _LEADING_WORD.match(rest)
+                if word is None or word.group() not in _KEYWORD_TYPES:
+                    continue
+            reason = _context(rest, [("s", low[:cut])], quote=quote)
+            if reason:
+                return reason
+    return None
