@@ -445,6 +445,25 @@ async def test_monitor_mode_logs_and_emits_but_passes(
     assert all(r.getMessage().startswith("monitored request") for r in caplog.records)
 
 
+async def test_monitor_mode_streams_an_over_limit_body_on_and_reports_it_once(
+    received: list[events.Event],
+) -> None:
+    app = build_app(mode="monitor", limits=SMALL)
+    raw = bytes(range(256)) * 4
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(raw), 100):
+            yield raw[start : start + 100]
+
+    async with client_for(app) as client:
+        response = await client.post("/echo", content=chunks())
+    assert response.status_code == 200
+    assert response.content == raw
+    assert [(e.rule, e.monitored) for e in received if isinstance(e, events.RequestBlocked)] == [
+        ("max_body_bytes", True)
+    ]
+
+
 # --- exemptions -------------------------------------------------------------------------------
 
 

@@ -339,17 +339,19 @@ class InputValidationMiddleware:
             return receive, send
         max_body = self._max_body
         total = 0
+        counting = True
         started = False
         cut = False
 
         async def counted_receive() -> Message:
-            nonlocal total, cut
+            nonlocal total, counting, cut
             if cut:
                 return _DISCONNECT
             message = await receive()
-            if message["type"] == "http.request":
+            if counting and message["type"] == "http.request":
                 total += len(message.get("body", b""))
                 if total > max_body:
+                    counting = False
                     error = BodyError(
                         "max_body_bytes",
                         f"Request body larger than {max_body} bytes (max_body_bytes)",
@@ -357,8 +359,8 @@ class InputValidationMiddleware:
                         413,
                     )
                     if self._monitor:
+                        # Reported once; the rest streams on unchecked, as monitor promises.
                         await self._refuse(scope, send, state, error, close=True)
-                        total = -(1 << 62)  # reported once; stop counting
                         return message
                     cut = True
                     if not started:
