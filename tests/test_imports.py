@@ -65,6 +65,7 @@ def run_blocked(code: str) -> subprocess.CompletedProcess[str]:
         "hardpoint.llm_cache",
         "hardpoint.secrets",
         "hardpoint.pool",
+        "hardpoint.metrics",
         "hardpoint._cli",
         "hardpoint.audit",
     ],
@@ -216,6 +217,33 @@ def test_pool_engine_without_sqlalchemy_names_the_extra() -> None:
             create_engine("postgresql+psycopg://app@127.0.0.1/app")
         except MissingDependencyError as exc:
             assert exc.extra == "sqlalchemy", exc.extra
+            print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("construct", "extra"),
+    [
+        ("install_prometheus()", "prometheus"),
+        ("metrics_app()", "prometheus"),
+        ("install_opentelemetry()", "otel"),
+    ],
+)
+def test_metrics_exporters_without_their_library_name_the_extra(construct: str, extra: str) -> None:
+    result = run_blocked(
+        f"""
+        from hardpoint import events
+        from hardpoint.metrics import *
+        from hardpoint.errors import MissingDependencyError
+        try:
+            {construct}
+        except MissingDependencyError as exc:
+            assert exc.extra == {extra!r}, exc.extra
+            assert "pip install 'hardpoint[{extra}]'" in str(exc)
+            assert not events.SINK.active  # nothing half-installed
             print("ok")
         """
     )
