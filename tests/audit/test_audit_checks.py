@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,20 @@ def test_walk_skips_environments_caches_and_big_files(tmp_path: Path) -> None:
     ]
     assert rels == ["app/a.py"]
     assert [f.rel for f in walk(tmp_path / "app" / "a.py")] == ["a.py"]
+
+
+@given(st.text(max_size=300), st.sampled_from(["a.py", ".env", "c.yaml", "d.toml", "e.json"]))
+def test_scanners_are_total(text: str, rel: str) -> None:
+    for scan in (scan_secrets, scan_debug, scan_print, scan_todo):
+        for finding in scan(source(rel), text):
+            assert 1 <= finding.line <= max(1, len(text.splitlines()))
+            if finding.secret:
+                assert finding.secret not in finding.message
+
+
+def test_long_lines_stay_fast() -> None:
+    text = ("a=b" * 1300 + "\n") * 50 + ("x" * 3999 + "\n") * 50
+    began = time.monotonic()
+    for scan in (scan_secrets, scan_debug, scan_print, scan_todo):
+        scan(source("a.py"), text)
+    assert time.monotonic() - began < 5

@@ -449,3 +449,31 @@ def test_missing_tools_make_the_run_incomplete(clean: Project, tmp_path: Path) -
     statuses = {c["name"]: c["status"] for c in document["checks"]}
     assert statuses["bandit"] == statuses["dependencies"] == "incomplete"
     assert statuses["secrets"] == "ok"
+
+
+def test_bandit_reads_the_projects_own_configuration(planted: Project, tmp_path: Path) -> None:
+    (planted.root / "pyproject.toml").write_text('[tool.bandit]\nskips = ["B602"]\n', "utf-8")
+    _code, document = audit(planted, tmp_path / "r")
+    rules = {f["rule_id"] for f in document["findings"] if f["check"] == "bandit"}
+    assert "B602" not in rules
+    assert "B301" in rules
+
+
+def test_a_single_file_can_be_audited(planted: Project, tmp_path: Path) -> None:
+    target = planted.root / "app" / "core.py"
+    main(
+        [
+            "audit",
+            str(target),
+            "--output-dir",
+            str(tmp_path / "f"),
+            "--offline",
+            "--allow-incomplete",
+        ]
+    )
+    document = json.loads(next((tmp_path / "f").glob("*.json")).read_text("utf-8"))
+    assert {f["path"] for f in document["findings"]} == {"core.py"}
+    log = json.loads(next((tmp_path / "f").glob("*.sarif")).read_text("utf-8"))
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    base = log["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"]
+    assert base == target.parent.resolve().as_uri() + "/"

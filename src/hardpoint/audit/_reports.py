@@ -354,7 +354,8 @@ def _sarif_run(
     }
     if notes:
         invocation["toolExecutionNotifications"] = notes
-    root_uri = result.root.resolve().as_uri()
+    base = result.root if result.root.is_dir() else result.root.parent
+    root_uri = base.resolve().as_uri()
     return {
         "tool": {"driver": driver},
         "originalUriBaseIds": {"SRCROOT": {"uri": root_uri.rstrip("/") + "/"}},

@@ -349,7 +349,7 @@ def run_audit(options: AuditOptions) -> AuditResult:
         check.detail = "bandit is not installed (pip install 'hardpoint[audit]')"
     else:
         python = [f for f in files if f.kind == "python" and f.rel in texts]
-        run = run_bandit(python, lines, timeout=options.tool_timeout)
+        run = run_bandit(python, lines, timeout=options.tool_timeout, root=root)
         check.findings = [
             f for f in run.findings if not is_suppressed(_line(lines, f.path, f.line), f.rule_id)
         ]

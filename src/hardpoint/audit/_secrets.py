@@ -111,7 +111,7 @@ _SECRET_NAME: Final = re.compile(
 )
 # key = "value", key: "value", "key": "value", key: str = "value" (Python annotations).
 _QUOTED: Final = re.compile(
-    r"""(?P<key>[A-Za-z_][\w.-]*)["']?\s*(?::\s*[\w\[\]., |]+\s*)?(?::|=)\s*"""
+    r"""(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)["']?\s*(?::\s*[\w\[\]., |]+\s*)?(?::|=)\s*"""
     r"""(?P<q>["'])(?P<value>[^"'\n]*)(?P=q)"""
 )
 # KEY=value and key: value without quotes (.env, INI, YAML).

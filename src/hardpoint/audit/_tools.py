@@ -108,8 +108,22 @@ def _in_tests(rel: str) -> bool:
     )
 
 
+def _bandit_config(root: Path) -> list[str]:
+    """Return ``-c pyproject.toml`` when the project configures Bandit there."""
+    pyproject = root / "pyproject.toml"
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return ["-c", str(pyproject)] if "[tool.bandit" in text else []
+
+
 def run_bandit(
-    files: Sequence[SourceFile], lines: dict[str, list[str]], *, timeout: float
+    files: Sequence[SourceFile],
+    lines: dict[str, list[str]],
+    *,
+    timeout: float,
+    root: Path | None = None,
 ) -> ToolRun:
     """Run Bandit over *files* (Python only) and map its results.
 
@@ -120,14 +134,17 @@ def run_bandit(
         files: The Python files to read.
         lines: Each file's lines by relative path, to fingerprint a finding by its line.
         timeout: Seconds for each Bandit batch.
+        root: The project directory; its ``pyproject.toml`` ``[tool.bandit]`` table, when
+            there is one, configures Bandit (``skips``, ``tests``).
     """
     by_path = {str(f.path.resolve()): f for f in files}
     findings: list[Finding] = []
     problems: list[str] = []
     paths = list(by_path)
+    config = _bandit_config(root) if root is not None and root.is_dir() else []
     for start in range(0, len(paths), _BANDIT_BATCH):
         batch = paths[start : start + _BANDIT_BATCH]
-        command = [sys.executable, "-m", "bandit", "--format", "json", "--quiet", *batch]
+        command = [sys.executable, "-m", "bandit", "--format", "json", "--quiet", *config, *batch]
         try:
             done = subprocess.run(  # noqa: S603  # nosec B603 - an argument list, no shell
                 command, capture_output=True, text=True, timeout=timeout, check=False
