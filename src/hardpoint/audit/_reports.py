@@ -20,6 +20,7 @@ from hardpoint._version import __version__
 from hardpoint.audit._checks import CHECK_RULES
 from hardpoint.audit._model import SEVERITIES, CheckResult, Finding, Severity
 from hardpoint.audit._secrets import SECRET_RULES, redact
+from hardpoint.audit._tools import distribution_version
 
 __all__ = [
     "FORMATS",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 FORMATS: Final = ("json", "txt", "md", "sarif")
+# Installed or not, these versions go into the JSON report (None when missing).
+_TOOLS: Final = ("bandit", "pip-audit", "safety", "packaging")
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
 # GitHub code scanning reads properties.security-severity as a CVSS-like score.
 _SECURITY_SEVERITY: Final[dict[Severity, str]] = {
@@ -158,6 +161,7 @@ def render_json(result: AuditResult) -> str:
         "tool_versions": {
             "hardpoint": __version__,
             "python": platform.python_version(),
+            **{name: distribution_version(name) for name in _TOOLS},
             **{c.tool: c.tool_version for c in result.checks if c.tool_version},
         },
         "checks": [
