@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -414,6 +415,39 @@ async def test_an_empty_json_body_passes() -> None:
             "/echo", content=b"", headers={"content-type": "application/json"}
         )
         assert response.status_code == 200
+
+
+async def test_large_bodies_are_inspected_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads: list[str] = []
+    real_detect = middleware_module.detect  # type: ignore[attr-defined]  # patched below
+
+    def recording_detect(value: str, enabled: frozenset[Any]) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_detect(value, enabled)
+
+    monkeypatch.setattr(middleware_module, "detect", recording_detect)
+    app = build_app()
+    big = {"rows": [{"note": f"Zoë O'Brien, row {i}"} for i in range(450)]}
+    body = json.dumps(big).encode()
+    assert len(body) > 8_000
+    monkeypatch.setattr(middleware_module, "_OFFLOAD_BYTES", 8_000)
+    async with client_for(app) as client:
+        response = await client.post(
+            "/echo", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200
+        assert response.content == body
+        big["rows"][400]["note"] = SQLI
+        response = await client.post("/echo", json=big)
+        assert response.status_code == 400
+        assert response.json()["field"] == "root.rows[400].note"
+        response = await client.post("/echo", json={"small": "O'Brien"})
+        assert response.status_code == 200
+    main = threading.current_thread().name
+    assert sum(name != main for name in threads) > 400  # the large bodies: a worker thread
+    assert threads[-1] == main  # the small one: inline
 
 
 # --- monitor mode -----------------------------------------------------------------------------

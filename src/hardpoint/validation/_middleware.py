@@ -8,6 +8,7 @@ only then the app, which receives the very messages the server sent.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -51,6 +52,8 @@ _INTERNAL_BODY: Final = json.dumps(
 _INDEX: Final = re.compile(r"\[[0-9]+\]")
 _DISCONNECT: Final[Message] = {"type": "http.disconnect"}
 _IDENTITY: Final = (b"", b"identity")
+# Bodies larger than this are parsed and scanned in a worker thread (under asyncio).
+_OFFLOAD_BYTES: Final = 64 * 1024
 
 
 class _State:
@@ -284,23 +287,37 @@ class InputValidationMiddleware:
             else b"".join(m.get("body", b"") for m in messages)
         )
         try:
-            if kind == "json":
-                fields = parse_json(body, self._limits)
-            elif kind == "form":
-                fields = parse_urlencoded(body, self._limits, "form")
+            if len(body) > _OFFLOAD_BYTES and _in_asyncio():
+                # Parsing and scanning a large body takes milliseconds of CPU: do it in a
+                # worker thread so that the event loop keeps serving other requests.
+                fields, finding = await asyncio.to_thread(
+                    self._inspect_body, kind, body, exempt, detecting
+                )
             else:
-                fields = parse_multipart(body, kind, self._limits)
+                fields, finding = self._inspect_body(kind, body, exempt, detecting)
         except BodyError as error:
             if await self._refuse(scope, send, state, error, close=False):
                 return None
             return _replay(messages, receive), send
-        if fields and detecting:
-            finding = self._first_finding(fields, exempt)
-            if finding is not None and await self._block(
-                scope, send, state, finding, fields, close=False
-            ):
-                return None
+        if finding is not None and await self._block(
+            scope, send, state, finding, fields, close=False
+        ):
+            return None
         return _replay(messages, receive), send
+
+    def _inspect_body(
+        self, kind: str, body: bytes, exempt: frozenset[str], detecting: bool
+    ) -> tuple[list[tuple[str, str]], Finding | None]:
+        """Parse *body* and scan its fields; raise `BodyError` for a limit or bad syntax."""
+        if kind == "json":
+            fields = parse_json(body, self._limits)
+        elif kind == "form":
+            fields = parse_urlencoded(body, self._limits, "form")
+        else:
+            fields = parse_multipart(body, kind, self._limits)
+        if fields and detecting:
+            return fields, self._first_finding(fields, exempt)
+        return fields, None
 
     def _body_kind(self, content_type: bytes | None) -> str | None:
         """Return ``"json"``, ``"form"``, a multipart boundary, or None (not inspected)."""
@@ -454,6 +471,15 @@ class InputValidationMiddleware:
             SINK.emit(
                 RequestBlocked(rule=rule, location=field, client=host, monitored=self._monitor)
             )
+
+
+def _in_asyncio() -> bool:
+    """Return True under an asyncio loop (not, for example, under trio)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _is_exempt(field: str, exempt: frozenset[str]) -> bool:
