@@ -154,7 +154,7 @@ def render_json(result: AuditResult) -> str:
         "tool": {"name": "hardpoint audit", "version": __version__},
         "started": result.started.isoformat(),
         "duration_seconds": round(result.seconds, 3),
-        "root": str(result.root),
+        "root": str(result.root.resolve()),
         "fail_on": result.fail_on,
         "exit_code": result.exit_code,
         "baseline_used": result.baseline_used,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ from hardpoint.errors import ConfigurationError, MissingDependencyError
 
 if TYPE_CHECKING:
     from hardpoint.audit._osv import Pin, VulnDatabase
+
+
+def _canonical_name(name: str) -> str:
+    """Return the PEP 503 form of a project name (``Foo_Bar`` -> ``foo-bar``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
 
 __all__ = ["CHECKS", "AuditOptions", "run_audit"]
 
@@ -127,7 +134,6 @@ def _collect_pins(options: AuditOptions, root: Path) -> tuple[list[Pin], list[st
     from hardpoint.audit._osv import (
         LOCK_FILE_NAMES,
         Pin,
-        canonicalize_name,
         parse_lock_file,
         parse_requirements,
     )
@@ -148,9 +154,9 @@ def _collect_pins(options: AuditOptions, root: Path) -> tuple[list[Pin], list[st
         seen = set()
         for dist in metadata.distributions():
             name = dist.metadata["Name"]
-            if name and canonicalize_name(name) not in seen:
-                seen.add(canonicalize_name(name))
-                pins.append(Pin(canonicalize_name(name), dist.version, "", 0))
+            if name and _canonical_name(name) not in seen:
+                seen.add(_canonical_name(name))
+                pins.append(Pin(_canonical_name(name), dist.version, "", 0))
     return pins, sources
 
 
@@ -240,7 +246,7 @@ def _dependencies(
         extra["database"] = {"source": "pip-audit service", "date": started.isoformat()}
         by_name = {p.name: p for p in pinned}
         for dependency in dependencies:
-            pin = by_name.get(str(dependency.get("name", "")).lower().replace("_", "-"))
+            pin = by_name.get(_canonical_name(str(dependency.get("name", ""))))
             if pin is None:
                 continue
             for vuln in dependency.get("vulns", []):
@@ -279,7 +285,7 @@ def _safety(options: AuditOptions, root: Path, env: Mapping[str, str]) -> CheckR
         check.detail = problem
         return check
     for vuln in vulnerabilities:
-        pin = by_name.get(str(vuln.get("package_name", "")).lower())
+        pin = by_name.get(_canonical_name(str(vuln.get("package_name", ""))))
         if pin is not None:
             ident = str(vuln.get("vulnerability_id") or vuln.get("CVE") or "safety")
             summary = str(vuln.get("advisory") or "").split("\n")[0][:200]
