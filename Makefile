@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/llm_cache_bench.py
 	$(BIN)/python benchmarks/secrets_bench.py
 	$(BIN)/python benchmarks/pool_bench.py
+	$(BIN)/python benchmarks/metrics_bench.py
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis
