@@ -232,3 +232,37 @@ def test_secret_values_never_reach_a_label(value: str) -> None:
         assert not any(marked in v for v in values)
     finally:
         del os.environ["HP_PROPERTY_TOKEN"]
+
+
+def test_thousands_of_prefixes_keep_series_and_memory_bounded(registry: CollectorRegistry) -> None:
+    with install_prometheus(registry, max_label_values=3) as exporter:
+        for i in range(5_000):
+            events.SINK.emit(events.CacheHit(prefix=f"p{i}", backend="memory", latency=0.0))
+        prefixes = {
+            sample.labels["prefix"]
+            for family in registry.collect()
+            if family.name == "hardpoint_cache_requests"
+            for sample in family.samples
+        }
+        translator = events.SINK._handlers[0].__self__  # type: ignore[attr-defined]
+        assert len(translator._lookups) == 4096  # the fast path's table stops growing
+        assert exporter.installed
+    assert prefixes == {"p0", "p1", "p2", OTHER}
+
+
+def test_secret_names_past_the_cap_get_no_rotation_time(registry: CollectorRegistry) -> None:
+    with install_prometheus(registry, max_label_values=1):
+        for name in ("FIRST", "SECOND", "THIRD"):
+            for version in ("1", "2"):
+                events.SINK.emit(
+                    events.SecretRead(
+                        name=name, backend="vault", version=version, result="miss", caller="x"
+                    )
+                )
+        rotation = {
+            sample.labels["secret"]
+            for family in registry.collect()
+            if family.name == "hardpoint_secret_last_rotation_timestamp_seconds"
+            for sample in family.samples
+        }
+    assert rotation == {"FIRST"}
