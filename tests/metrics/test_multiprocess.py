@@ -22,26 +22,31 @@ pytestmark = pytest.mark.filterwarnings("ignore:This process .* multi-threaded:D
 
 
 def worker(index: int) -> None:  # pragma: no cover - runs in a forked child
-    """Worker *index* (0, 1, 2) emits (index + 1) * 10 hits, 1 miss, and one checkout."""
+    """A worker that installs its own exporter (gunicorn without preload_app)."""
     exporter = install_prometheus(CollectorRegistry(), per_client=2)
     try:
-        for _ in range((index + 1) * 10):
-            events.SINK.emit(events.CacheHit(prefix="mp", backend="memory", latency=0.001))
-        events.SINK.emit(events.CacheMiss(prefix="mp", backend="memory", latency=0.002))
-        events.SINK.emit(events.PoolCheckout(pool="db", wait=0.0, in_use=index + 1, size=4))
-        events.SINK.emit(
-            events.SecretRead(
-                name="API_KEY",
-                backend="aws",
-                version="v1",
-                result="miss",
-                caller="app",
-                created=1_700_000_000.0 + index,
-            )
-        )
-        events.SINK.emit(events.RequestBlocked(rule="xss", location="query.q", client="192.0.2.9"))
+        emit_worker_events(index)
     finally:
         exporter.uninstall()
+
+
+def emit_worker_events(index: int) -> None:  # pragma: no cover - runs in a forked child
+    """Worker *index* (0, 1, 2) emits (index + 1) * 10 hits, 1 miss, and one checkout."""
+    for _ in range((index + 1) * 10):
+        events.SINK.emit(events.CacheHit(prefix="mp", backend="memory", latency=0.001))
+    events.SINK.emit(events.CacheMiss(prefix="mp", backend="memory", latency=0.002))
+    events.SINK.emit(events.PoolCheckout(pool="db", wait=0.0, in_use=index + 1, size=4))
+    events.SINK.emit(
+        events.SecretRead(
+            name="API_KEY",
+            backend="aws",
+            version="v1",
+            result="miss",
+            caller="app",
+            created=1_700_000_000.0 + index,
+        )
+    )
+    events.SINK.emit(events.RequestBlocked(rule="xss", location="query.q", client="192.0.2.9"))
 
 
 @pytest.fixture
@@ -53,9 +58,10 @@ def multiproc_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def run_workers() -> list[int]:
+def run_workers(*, preloaded: bool = False) -> list[int]:
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=worker, args=(i,)) for i in range(WORKERS)]
+    target = emit_worker_events if preloaded else worker
+    processes = [context.Process(target=target, args=(i,)) for i in range(WORKERS)]
     for process in processes:
         process.start()
     for process in processes:
@@ -64,8 +70,20 @@ def run_workers() -> list[int]:
     return [p.pid for p in processes if p.pid is not None]
 
 
-def test_three_forked_workers_sum_correctly(multiproc_dir: Path) -> None:
-    pids = run_workers()
+@pytest.mark.parametrize("preloaded", [False, True], ids=["per-worker", "preloaded"])
+def test_three_forked_workers_sum_correctly(multiproc_dir: Path, preloaded: bool) -> None:
+    before = 0
+    if preloaded:  # installed in the master before forking, as with gunicorn's preload_app
+        exporter = install_prometheus(CollectorRegistry(), per_client=2)
+        before = 5
+        for _ in range(before):
+            events.SINK.emit(events.CacheHit(prefix="mp", backend="memory", latency=0.001))
+        try:
+            pids = run_workers(preloaded=True)
+        finally:
+            exporter.uninstall()
+    else:
+        pids = run_workers()
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
 
@@ -73,15 +91,16 @@ def test_three_forked_workers_sum_correctly(multiproc_dir: Path) -> None:
         return registry.get_sample_value(name, labels)
 
     cache = {"prefix": "mp", "backend": "memory"}
-    assert value("hardpoint_cache_requests_total", **cache, result="hit") == 10 + 20 + 30
+    assert value("hardpoint_cache_requests_total", **cache, result="hit") == before + 60
     assert value("hardpoint_cache_requests_total", **cache, result="miss") == WORKERS
-    assert value("hardpoint_cache_lookup_duration_seconds_count", **cache, result="hit") == 60
+    hits = before + 60
+    assert value("hardpoint_cache_lookup_duration_seconds_count", **cache, result="hit") == hits
     assert value("hardpoint_cache_lookup_duration_seconds_sum", **cache, result="hit") == (
-        pytest.approx(0.06)
+        pytest.approx(hits * 0.001)
     )
     assert value(
         "hardpoint_cache_lookup_duration_seconds_bucket", **cache, result="hit", le="0.001"
-    ) == (60)
+    ) == (hits)
     assert value("hardpoint_validation_client_blocked_requests_total", client="192.0.2.9") == 3
     # The newest creation time any worker saw (multiprocess_mode="max").
     rotation = {"secret": "API_KEY", "backend": "aws"}
@@ -99,7 +118,7 @@ def test_three_forked_workers_sum_correctly(multiproc_dir: Path) -> None:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
     assert value("hardpoint_pool_connections_in_use", pool="db", pid=str(pids[0])) is None
-    assert value("hardpoint_cache_requests_total", **cache, result="hit") == 60
+    assert value("hardpoint_cache_requests_total", **cache, result="hit") == hits
 
 
 async def test_metrics_app_serves_the_sum_of_the_workers(multiproc_dir: Path) -> None:

@@ -60,7 +60,8 @@ def install_prometheus(
 
     In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set before prometheus_client was
     first imported, as under gunicorn) the values go to that directory and `metrics_app`
-    sums them over the workers; call it in each worker (``post_fork``) or before forking.
+    sums them over the workers. Call it where the app is imported: in each worker, or once
+    in the master before forking (gunicorn's ``preload_app``); both work.
 
     Args:
         registry: Where to register the metrics; default prometheus_client's ``REGISTRY``.
