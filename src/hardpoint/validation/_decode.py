@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+import urllib.parse
 from typing import Final
 
 __all__ = ["decode", "percent_decode"]
@@ -37,7 +38,11 @@ _CONFUSABLES: Final = str.maketrans(
         "\u2039": "<",  # single left-pointing angle quotation mark
         "\u203a": ">",
         "\u02bc": "'",  # modifier letter apostrophe
-        "\u0000": "",  # NUL truncates strings in C; browsers and shells skip it
+        "\u2018": "'",  # typographic quotes: best-fit mappings turn them into ASCII quotes
+        "\u2019": "'",
+        "\u2032": "'",  # prime
+        "\u201c": '"',
+        "\u201d": '"',
     }
 )
 # US-ASCII with the high bit set: old IE read 0xBC 0xBE 0xA2 as < > ".
@@ -55,6 +60,24 @@ def _fold_bytes(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    return "".join(
+        part.decode("ascii") if part.isascii() else _fold_run(part)
+        for part in _NON_ASCII_RUNS.split(raw)
+        if part
+    )
+
+
+# Runs of bytes >= 0x80 with the byte after them (a lenient decoder pairs an overlong lead with
+# any byte), kept by the split, and the ASCII text between them.
+_NON_ASCII_RUNS = re.compile(rb"([\x80-\xff]+[\x00-\x7f]?)")
+
+
+def _fold_run(raw: bytes) -> str:
+    """Fold one run of non-ASCII bytes (see `_fold_bytes`); ASCII bytes may follow a lead."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
     out: list[str] = []
     i, n = 0, len(raw)
     while i < n:
@@ -67,7 +90,7 @@ def _fold_bytes(raw: bytes) -> str:
             out.append(chr(((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)))
             i += 2
             continue
-        if b in (0xC0, 0xC1) and i + 1 < n:
+        if b in (0xC0, 0xC1) and i + 1 < n and (raw[i + 1] < 0x20 or raw[i + 1] >= 0xC0):
             # IIS-style: the second byte's top bits ignored (%c1%1c is "\\", %c0%ee is ".").
             cp = ((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)
             if cp >= 0x20:
@@ -113,6 +136,8 @@ def percent_decode(value: str) -> str:
     """Undo one layer of percent-encoding (``%XX`` and ``%uXXXX``), overlong UTF-8 folded."""
     if "%" not in value:
         return value
+    if "%u" not in value and "%U" not in value:
+        return _fold_bytes(urllib.parse.unquote_to_bytes(value))
     parts: list[str] = []
     pending = bytearray()
     pos = 0
@@ -177,13 +202,14 @@ def _one_round(value: str) -> str:
         if _PRIVATE_USE.search(value):
             # Best-fit mappings on Windows turn private-use code points into separators.
             value = _PRIVATE_USE.sub("/", value)
-    elif "\x00" in value:
-        value = value.replace("\x00", "")
     return value
 
 
+_ENCODED = re.compile(r"[%&\\+\x00]|0x")
+
+
 def _needs_decoding(value: str) -> bool:
-    return not value.isascii() or any(c in value for c in "%&\\+\x00") or "0x" in value
+    return not value.isascii() or _ENCODED.search(value) is not None
 
 
 def decode(value: str) -> str:

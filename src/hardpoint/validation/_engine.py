@@ -15,16 +15,17 @@ from ._decode import decode
 from ._html import xss_reason
 from ._path import traversal_reason
 from ._shell import command_reason
-from ._sql import sql_reason
+from ._sql import _PLAIN_SQL_SHAPE, sql_reason
 from ._types import ALL_DETECTORS, Detector, Finding
 
 __all__ = ["detect"]
 
+# Most specific first: "; cat /etc/passwd" is a command injection that also names a file.
 _CHECKS: Final[tuple[tuple[Detector, Callable[[str], str | None]], ...]] = (
-    (Detector.PATH_TRAVERSAL, traversal_reason),
-    (Detector.XSS, xss_reason),
     (Detector.SQLI, sql_reason),
+    (Detector.XSS, xss_reason),
     (Detector.COMMAND_INJECTION, command_reason),
+    (Detector.PATH_TRAVERSAL, traversal_reason),
 )
 
 # Characters and bytes of plain text: a value made only of these cannot hold any of the
@@ -78,7 +79,10 @@ _PLAIN_SHELL = re.compile(
 
 def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
     """Plain words can still spell ``1 union select 2`` or a bare command line."""
-    if Detector.SQLI in enabled and not _PLAIN_SQL_WORDS.isdisjoint(value.lower().split()):
+    low = value.lower()
+    if Detector.SQLI in enabled and (
+        not _PLAIN_SQL_WORDS.isdisjoint(low.split()) or _PLAIN_SQL_SHAPE.match(low)
+    ):
         reason = sql_reason(value)
         if reason is not None:
             return Finding(Detector.SQLI, reason)

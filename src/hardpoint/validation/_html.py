@@ -14,12 +14,15 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from ._text import contains_any, matches_gated
+
 __all__ = ["xss_reason"]
 
 _TAG = re.compile(r"<[/!]?\s{0,2}([a-z][a-z0-9:_-]*)")
 # XML and IE constructs that load or run code: external entities, stylesheets, behaviours.
 _ACTIVE_MARKUP = re.compile(
-    r"<!entity[^>]*(?:system|public)|<\?xml-stylesheet|<\?import|<xsl:|<!--\s*\[if|<!\[cdata\[.*<"
+    r"<!entity[^>]{0,256}(?:system|public)|<\?xml-stylesheet|<\?import|<xsl:|<!--\s*\[if"
+    r"|<!\[cdata\[.{0,256}<"
 )
 # Attributes inside a tag: a name, then optionally = and a quoted or bare value. Each branch
 # starts with a different character, so there is no backtracking between them.
@@ -102,36 +105,69 @@ _URL_ATTRS: Final = frozenset(
     }
 )
 _SCRIPT_SCHEME = re.compile(
-    r"(?:java|vb|live|ecma|j|mocha)script:|mocha:|data:\s*(?:text/html|[^,]*base64)"
+    r"(?:java|vb|live|ecma|j|mocha)script:|mocha:|data:\s*(?:text/html|[^,]{0,64}base64)"
 )
 _CSS_EXEC = re.compile(
     r"expression\s*\(|behaviou?r\s*:|-moz-binding|@import|url\s*\(\s*['\"]?\s*javascript"
 )
 # JavaScript that is an attack wherever it appears: DOM writes, cookie theft, computed
 # access to globals, alert-style calls with an argument, tagged templates of sinks.
-_JS_STRONG = re.compile(
-    r"\bdocument\s*\.\s*(?:cookie|domain|write|writeln|body|createelement|queryselector\w*"
-    r"|getelementby\w+|documentelement|location|forms|images|links|head)\b"
-    r"|\b(?:top|window|self|parent|frames|globalthis|this)\s*\[\s*['\"`/(\[]"
-    r"|\b(?:alert|prompt|confirm)\s*(?:\(\s*[^)\s]|`)|\((?:alert|prompt|confirm|eval)\)\s*\("
-    r"|=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
-    r"|\.\s*(?:appendchild|insertadjacenthtml|innerhtml|outerhtml)\b|\bnavigator\s*\.\s*\w+\s*\("
-    r"|-moz-binding|\bfromcharcode\b"
+_CALLS = ("alert", "prompt", "confirm", "eval")
+_GLOBALS = ("top", "window", "self", "parent", "frames", "globalthis", "this")
+_JS_STRONG: Final = (
+    (
+        ("document",),
+        re.compile(
+            r"\bdocument\s*\.\s*(?:cookie|domain|write|writeln|body|createelement|queryselector\w*"
+            r"|getelementby\w+|documentelement|location|forms|images|links|head)\b"
+        ),
+    ),
+    (
+        _GLOBALS,
+        re.compile(r"\b(?:top|window|self|parent|frames|globalthis|this)\s*\[\s*['\"`/(\[]"),
+    ),
+    (
+        _CALLS,
+        re.compile(
+            r"\b(?:alert|prompt|confirm)\s*(?:\(\s*[^)\s]|`)|\((?:alert|prompt|confirm|eval)\)\s*\("
+            r"|=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
+        ),
+    ),
+    (
+        ("appendchild", "insertadjacenthtml", "innerhtml", "outerhtml"),
+        re.compile(r"\.\s*(?:appendchild|insertadjacenthtml|innerhtml|outerhtml)\b"),
+    ),
+    (("navigator",), re.compile(r"\bnavigator\s*\.\s*\w+\s*\(")),
+    (("-moz-binding", "fromcharcode"), re.compile(r"-moz-binding|\bfromcharcode\b")),
 )
-_COMMENTS = re.compile(r"/\*.*?\*/", re.DOTALL)
-_JS_SINK = re.compile(
-    r"(?:\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch)\s*(?:\(|`)"
-    r"|\bdocument\s*\.\s*(?:cookie|domain|write|location)"
-    r"|\bwindow\s*\.\s*(?:location|name|open)"
-    r"|\blocation\s*(?:\.\s*href\s*)?=(?!=)"
-    r"|\bstring\s*\.\s*fromcharcode"
-    r"|\bconstructor\s*\(|\.\s*innerhtml\s*=)"
+_COMMENTS = re.compile(r"/\*.{0,256}?\*/", re.DOTALL)
+# Script calls that need a breakout (a quote, a tag) around them to be an attack.
+_JS_SINK: Final = (
+    (
+        (*_CALLS, "settimeout", "setinterval", "fetch"),
+        re.compile(r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch)\s*(?:\(|`)"),
+    ),
+    (("document",), re.compile(r"\bdocument\s*\.\s*(?:cookie|domain|write|location)")),
+    (("window",), re.compile(r"\bwindow\s*\.\s*(?:location|name|open)")),
+    (("location",), re.compile(r"\blocation\s*(?:\.\s*href\s*)?=(?!=)")),
+    (
+        ("fromcharcode", "constructor", "innerhtml"),
+        re.compile(r"\bstring\s*\.\s*fromcharcode|\bconstructor\s*\(|\.\s*innerhtml\s*="),
+    ),
 )
-# A quote (or tag end) breaking out of an attribute, then a new event handler.
-_BREAKOUT_HANDLER = re.compile(r"""['"`]?[\s/]*\bon[a-z]{3,}\s*=""")
+
+
+def _matches(rules: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...], text: str) -> bool:
+    """Whether any rule whose gate words occur in *text* matches it."""
+    return matches_gated(rules, text) is not None
+
+
+# An event handler assignment (literal prefix "on", so the search is a fast scan); what comes
+# before it (a quote breaking out of an attribute, or the start) is checked by hand.
+_HANDLER = re.compile(r"on[a-z]{3,40}\s*=")
 # A quote or a statement end breaking out of a script string, then a call.
 _BREAKOUT_SCRIPT = re.compile(r"""['"`]\s*(?:[;)+\-*,|&]|\]|\}|-->)\s*""")
-_EVENT_NAME = re.compile(r"on[a-z]{3,}")
+_EVENT_NAME = re.compile(r"on[a-z]{3,40}")
 
 # Whitespace and controls browsers ignore inside a URL scheme (java&#9;script:).
 _SCHEME_NOISE = str.maketrans("", "", "\t\n\r\x0b\x0c \x00")
@@ -140,9 +176,8 @@ _SCHEME_NOISE = str.maketrans("", "", "\t\n\r\x0b\x0c \x00")
 _CSS_LOAD = re.compile(r"url\s*\(|binding\s*:|[{}]|@import")
 
 
-def _meta_active(rest: str) -> bool:
+def _meta_active(head: str) -> bool:
     """<meta http-equiv=...> or a charset that smuggles markup (UTF-7 and friends)."""
-    head = rest[: rest.find(">") if ">" in rest else 256]
     if "http-equiv" in head:
         return True
     charset = re.search(r"charset\s*=\s*[\"']?([a-z0-9_-]+)", head)
@@ -155,23 +190,56 @@ def _meta_active(rest: str) -> bool:
 
 
 def _scheme(value: str) -> bool:
+    if ":" not in value:
+        return False
     compact = value.translate(_SCHEME_NOISE)
+    if "script:" not in compact and "data:" not in compact and "mocha:" not in compact:
+        return False
     return _SCRIPT_SCHEME.search(compact) is not None
 
 
+# Attributes worth parsing a tag for: handlers, active and style attributes, or any attribute
+# when a script scheme occurs somewhere in the value.
+_ACTIVE_ATTR_WORDS: Final = (
+    "datasrc",
+    "datafld",
+    "dataformatas",
+    "formaction",
+    "xlink:href",
+    "ev:",
+    "style",
+    "attributename",
+)
+
+
+def _attributes_worth_parsing(low: str) -> bool:
+    return _HANDLER.search(low) is not None or contains_any(low, _ACTIVE_ATTR_WORDS) or _scheme(low)
+
+
 def _tag_reason(low: str) -> str | None:
+    parse_attributes = _attributes_worth_parsing(low)
     for match in _TAG.finditer(low):
         name = match.group(1)
         if name in _DANGEROUS_TAGS or name.startswith(("svg:", "xsl:", "xi:", "html:")):
             return f"<{name}> element"
         if name in _FORM_TAGS and low[match.end() : match.end() + 1].isspace():
             return f"<{name}> element"
-        if name == "meta" and _meta_active(low[match.end() :]):
+        start = match.end()
+        if _EVENT_NAME.fullmatch(name) and low.startswith("=", start):
+            return "event handler attribute"  # <x </onxxx=1: the parser reads an attribute
+        if name != "meta" and not parse_attributes:
+            continue
+        # The tag's attributes run to its ">" or, unclosed, to the next "<": bodies never
+        # overlap, so a value full of tags costs one pass.
+        next_tag = low.find("<", start)
+        if next_tag < 0:
+            next_tag = len(low)
+        end = low.find(">", start, next_tag)
+        body = low[start : end if end >= 0 else next_tag]
+        if name == "meta" and _meta_active(body):
             return "<meta> directive"
-        end = low.find(">", match.end())
-        if end < 0:
-            end = min(len(low), match.end() + 2048)
-        body = low[match.end() : end]
+        if not parse_attributes:
+            continue
         for attr in _ATTR.finditer(body):
             attr_name = attr.group(1)
             value = attr.group(2)
@@ -187,8 +255,6 @@ def _tag_reason(low: str) -> str | None:
                 return "executable CSS"
             if attr_name == "attributename" and ("href" in value or "on" in value[:3]):
                 return "attribute animation"
-        if name == "style" and _CSS_EXEC.search(low, match.end()):
-            return "executable CSS"
         if name in ("svg", "math", "animate", "set", "use", "a") and _scheme(body):
             return "script URL in an attribute"
     return None
@@ -224,13 +290,15 @@ _JS_WORDS: Final = (
     "constructor",
     "fetch",
     "style",
-    "<",
+    "globalthis",
 )
 
 
 def xss_reason(text: str) -> str | None:
     """Why *text* (already decoded) is a cross-site scripting payload, or None."""
     low = text.lower()
+    if "\x00" in low:
+        low = low.replace("\x00", "")  # <scr\0ipt>: browsers skip NUL inside markup
     if _PREFILTER.search(low) is None:
         return None
     if "<" in low:
@@ -244,15 +312,18 @@ def xss_reason(text: str) -> str | None:
         and (_looks_like_script_url(low))
     ):
         return "script URL"
-    if "=" in low:
-        handler = _BREAKOUT_HANDLER.search(low)
-        if handler is not None and (
-            handler.group().startswith(("'", '"', "`")) or handler.start() == 0
-        ):
-            return "event handler after a quote"
-    if not any(word in low for word in _JS_WORDS):
+    if "=" in low and "on" in low:
+        for handler in _HANDLER.finditer(low):
+            before = low[max(0, handler.start() - 8) : handler.start()].rstrip(" \t\n\r/")
+            at_start = handler.start() == 0
+            quoted = not before or before[-1] in "'\"`"
+            if at_start or (quoted and not low[handler.start() - 1].isalnum()):
+                return "event handler after a quote"
+    if "<" in low and _ACTIVE_MARKUP.search(low):
+        return "active markup"
+    if not contains_any(low, _JS_WORDS):
         return None
-    if _JS_SINK.search(low):
+    if _matches(_JS_SINK, low):
         breakout = _BREAKOUT_SCRIPT.search(low)
         if breakout is not None or low.lstrip().startswith(("alert", "prompt", "confirm")):
             return "script call"
@@ -263,7 +334,7 @@ def xss_reason(text: str) -> str | None:
     if "<" in low and _ACTIVE_MARKUP.search(low):
         return "active markup"
     js = _COMMENTS.sub("", low) if "/*" in low else low
-    if _JS_STRONG.search(js):
+    if _matches(_JS_STRONG, js):
         return "script call"
     return None
 
@@ -280,4 +351,4 @@ def _looks_like_script_url(low: str) -> bool:
 
 
 # After a script scheme in running text: code (a call, an assignment), not a phrase.
-_SCRIPT_CODE = re.compile(r"script:[\t\n\r]*(?://|[\w.$\[\]'\"]+\s*[(`=])")
+_SCRIPT_CODE = re.compile(r"script:[\t\n\r]*(?://|[\w.$\[\]'\"]{1,64}\s*[(`=])")

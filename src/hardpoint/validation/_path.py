@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from ._text import contains_any
+
 __all__ = ["traversal_reason"]
 
-_SEPARATORS: Final = str.maketrans({"\\": "/"})
+_SEPARATORS: Final = str.maketrans({"\\": "/", "\x00": None})
 # Files no form value names by accident: flagged wherever they appear.
 _SENSITIVE_ANYWHERE = re.compile(
     r"(?:^|[/.])(?:etc/passwd|etc/shadow|boot\.ini|win\.ini|web-inf/|\.ssh/|id_rsa\b|\.htaccess"
@@ -32,10 +34,59 @@ _SENSITIVE = re.compile(
     r"|winnt/|\.ssh/|\.htpasswd|\.htaccess|\.aws/credentials|\.git/config|\.env$"
     r"|var/log/|wp-config\.php)"
 )
-_FILE_SCHEME = re.compile(
-    r"^(?:php|file|zip|phar|expect|data|glob|compress\.zlib|jar|netdoc|gopher)://"
-    r"|^php://|(?:^|[\s'\"(])(?:php|phar|expect)://|^file:/"
+_SENSITIVE_WORDS: Final = (
+    "passwd",
+    "shadow",
+    "boot.ini",
+    "win.ini",
+    "web-inf",
+    ".ssh",
+    "id_rsa",
+    ".ht",
+    "global.asa",
+    "proc/",
+    "wp-config",
 )
+_ABSOLUTE_WORDS: Final = (
+    "etc/",
+    "proc/",
+    ".ini",
+    "windows/",
+    "system32",
+    "winnt",
+    ".ssh",
+    ".ht",
+    ".aws",
+    ".git/",
+    ".env",
+    "var/log",
+    "wp-config",
+)
+# URL schemes that read files: anywhere at the start, or these three after a space or quote.
+_START_SCHEMES: Final = frozenset(
+    {"php", "file", "zip", "phar", "expect", "data", "glob", "compress.zlib", "jar", "netdoc"}
+    | {"gopher"}
+)
+_INNER_SCHEMES: Final = frozenset({"php", "phar", "expect"})
+_SCHEME_BEFORE = re.compile(r"[a-z.]+\Z")
+
+
+def _file_scheme(path: str) -> bool:
+    if path.startswith("file:/"):
+        return True
+    start = path.find("://")
+    while start > 0:
+        name = _SCHEME_BEFORE.search(path, max(0, start - 16), start)
+        if name is not None:
+            scheme, at = name.group(), name.start()
+            if at == 0 and scheme in _START_SCHEMES:
+                return True
+            if scheme in _INNER_SCHEMES and (at == 0 or path[at - 1] in " \t'\"("):
+                return True
+        start = path.find("://", start + 3)
+    return False
+
+
 _DRIVE = re.compile(r"^[a-z]:/")
 
 
@@ -71,17 +122,21 @@ def traversal_reason(text: str) -> str | None:
     """Why *text* (already decoded) is a path traversal or sensitive file read, or None."""
     if "/" not in text and "\\" not in text and ":" not in text and "." not in text:
         return None
-    path = text.translate(_SEPARATORS).lower()
+    path = text.translate(_SEPARATORS).lower()  # NUL dropped too: ".%00." is ".." to a filter
     if ".." in path and ("2f" in path or "5c" in path):
         path = _BARE_HEX_SEP.sub("/", path)
     if ("/" in path and (".." in path or ".?" in path)) and _climbs(path):
         return "escapes the root directory"
-    if _SENSITIVE_ANYWHERE.search(path):
+    if contains_any(path, _SENSITIVE_WORDS) and _SENSITIVE_ANYWHERE.search(path):
         return "sensitive file"
     if path.count("..") >= 3 and _dot_dot_chain(path):
         return "chain of parent references"
-    if _SENSITIVE.search(path) and (path.startswith(("/", "~")) or _DRIVE.match(path)):
+    if (
+        (path.startswith(("/", "~")) or _DRIVE.match(path))
+        and contains_any(path, _ABSOLUTE_WORDS)
+        and _SENSITIVE.search(path)
+    ):
         return "sensitive file"
-    if ":/" in path and _FILE_SCHEME.search(path):
+    if ":/" in path and _file_scheme(path):
         return "file URL scheme"
     return None

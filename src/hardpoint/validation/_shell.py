@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from ._text import contains_any, matches_gated
+
 __all__ = ["command_reason"]
 
 # Commands that are not English words: after a separator they are an attack on their own.
@@ -367,6 +369,9 @@ _BARE_OK: Final = frozenset(
 _SPLIT = re.compile(
     r"\|\||&&|[;|&\n\r`]|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}|^\s*['\"](?=\s)"
 )
+_LEAD_WORD = re.compile(r"[a-z0-9._-]+")
+# Characters the shell removes or expands inside a word: c'a't, c\\at, c$@at, pi``ng.
+_WORD_BREAKERS: Final = frozenset("'\"\\^$`")
 _NOISE_CHARS = re.compile(r"['\"\\^]")
 _SPLIT_CHARS = re.compile(r"[;|&\n\r`$%\\'\"(]")
 _IFS = re.compile(r"\$\{?ifs\}?(?:\$\d)?")
@@ -384,20 +389,23 @@ _SUBCOMMANDS: Final = {
 }
 # Shell constructs that are an attack wherever they appear in a value, each behind the
 # substrings it cannot do without (so prose pays for a few ``in`` checks, not the patterns).
+_SHELL_NAMES: Final = frozenset({"sh", "bash", "zsh", "ksh", "csh", "dash", "tcsh"})
+# Each pattern starts with a literal, so the search is a fast scan; the word before it is
+# checked by hand where it matters.
+_SHELL_C = re.compile(r"sh\s+-c\b")
 _STRONG_SHELL: Final = (
-    (("-c",), re.compile(r"\b(?:ba|z|k|c|da|tc)?sh\s+-c\b")),
-    (("cmd",), re.compile(r"\bcmd(?:\.exe)?\s+/[ck]\b")),
+    (("cmd",), re.compile(r"cmd(?:\.exe)?\s+/[ck]\b")),
+    (("powershell",), re.compile(r"powershell(?:\.exe)?\s+-(?:c|e|enc|nop|command|w)\b")),
     (
-        ("powershell",),
-        re.compile(r"\bpowershell(?:\.exe)?\s+-(?:c|e|enc|nop|command|encodedcommand|w)\b"),
+        (" -e", " -c"),
+        re.compile(r"nc(?:at)?\b[^;|&\n]{0,128}\s-[ec]\s|netcat\b[^;|&\n]{0,128}\s-[ec]\s"),
     ),
-    ((" -e", " -c"), re.compile(r"\b(?:nc|ncat|netcat)\b[^;|&\n]*\s-[ec]\s")),
     (("<!--",), re.compile(r"<!--\s*#\s*(?:exec|include|echo|config)\b")),
     (("<?php",), re.compile(r"<\?php")),
     (("${",), re.compile(r"\$\{\s*@?[a-z_]+\s*\(")),
-    (("{",), re.compile(r"(?:^|[;&|\s])[\w:]+\s*\(\s*\)\s*\{[^}]*[|&][^}]*\}\s*[;\w]")),
+    (("()",), re.compile(r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]")),
     (
-        ("[", "?"),
+        ("/etc/", "/bin/", "/usr/", "/proc/", "/var/", "/dev/", "/root/", "/sbin/"),
         re.compile(
             r"/(?:etc|bin|usr|proc|var|dev|root|s?bin)/(?:[\w.]*(?:\[!?[\w-]+\][\w.]*|\?+\w[\w.?]*)"
             r"|\[!?[\w-]+\])"
@@ -406,16 +414,16 @@ _STRONG_SHELL: Final = (
 )
 
 
-_STRONG_GATE = re.compile(
-    "|".join(re.escape(gate) for gates, _ in _STRONG_SHELL for gate in gates if gate not in "[?")
-    + r"|/[\w.]*[\[?]"
-)
-
-
 def _strong_shell(low: str) -> bool:
-    if _STRONG_GATE.search(low) is None:
-        return False
-    return any(pattern.search(low) is not None for _, pattern in _STRONG_SHELL)
+    if "-c" in low:
+        for match in _SHELL_C.finditer(low):
+            word = _WORD_BEFORE.search(low, max(0, match.start() - 4), match.start() + 2)
+            if word is not None and word.group() in _SHELL_NAMES:
+                return True
+    return matches_gated(_STRONG_SHELL, low) is not None
+
+
+_WORD_BEFORE = re.compile(r"[a-z]*sh\Z")
 
 
 # cmd.exe batch grammar: IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL|x==y ..., FOR %%G IN (...) DO.
@@ -473,7 +481,7 @@ _STOPWORDS: Final = frozenset(
         "she",
     }
 )
-_BRACE = re.compile(r"\{,?\s*([\w$\"'/.-]+),[^{}]*\}")
+_BRACE = re.compile(r"\{,?\s*([\w$\"'/.-]{1,64}),[^{}]{0,256}\}")
 _SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)\s+-{1,2}[a-z]")
 _ARG_EVIDENCE = re.compile(
     r"""^(?:\s*(?:-{1,2}[a-z0-9]|/[a-z?*\[]|[a-z]:\\|~/|\.{1,2}/|\$|%[a-z]+%"""
@@ -485,14 +493,14 @@ _ARG_EVIDENCE = re.compile(
 # Evidence strong enough for a value that is a whole command line with no separator.
 _STRONG_ARG = re.compile(r"""^\s+(?:-{1,2}[a-z]|/[a-z?*\[]|[a-z]:[\\/]|~/|https?://)""")
 _PATH_COMMAND = re.compile(r"^(?:/?(?:usr/|s?bin/|usr/local/)+[a-z0-9_.-]+|[a-z]:\\windows\\)")
-_SUBSTITUTION = re.compile(r"\$\(\s*[a-z/][^)]*\)|`\s*[a-z/][^`]*`|\$\{[a-z_]+\}")
+_SUBSTITUTION = re.compile(r"\$\(\s*[a-z/][^)]{0,256}\)|`\s*[a-z/][^`]{0,256}`|\$\{[a-z_]+\}")
 _PHP_CALL = re.compile(
     r"\b(?:system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*['\"$`]|"
-    r"\bphpinfo\s*\(\s*\)|"
-    r"\{\s*\$_(?:get|post|request|cookie|server)\s*\["
+    r"\bphpinfo\s*\(\s*\)"
 )
+_PHP_SUPERGLOBAL = re.compile(r"\{\s*\$_(?:get|post|request|cookie|server)\s*\[")
 _PHP_WORDS: Final = ("system", "exec", "passthru", "popen", "proc_open", "phpinfo")
-_SHELLSHOCK = re.compile(r"\(\s*\)\s*\{\s*[^}]*;\s*\}\s*;|\(\s*\)\s*\{\s*:\s*;\s*\}")
+_SHELLSHOCK = re.compile(r"\(\s*\)\s*\{\s*[^}]{0,256};\s*\}\s*;|\(\s*\)\s*\{\s*:\s*;\s*\}")
 _WINDOWS_VAR = re.compile(r"%(?:comspec|systemroot|windir|programfiles|userprofile|temp|appdata)%")
 _GLOB_PATH = re.compile(r"/(?:[a-z?*\[\]!]*[?*\[][a-z?*\[\]!]*)/(?:[a-z?*\[\]!]+)")
 
@@ -509,7 +517,15 @@ def _normalise(segment: str) -> str:
 def _command_at(segment: str, *, separated: bool) -> str | None:
     """The command name a segment starts with, when the rest makes it a command line."""
     # Only the start matters: the command word and the shape of its first argument.
-    seg = _normalise(segment[:96]).lstrip(" \t'\"(@{" if separated else " \t")
+    seg = segment[:96].lstrip(" \t'\"(@{" if separated else " \t")
+    if not seg or not (seg[0].isalnum() or seg[0] in "/\\.$`{[~_"):
+        return None
+    lead = _LEAD_WORD.match(seg)
+    if lead is not None and lead.group() not in _COMMANDS:
+        after = seg[lead.end() : lead.end() + 1]
+        if after not in _WORD_BREAKERS and not _PATH_COMMAND.match(seg):
+            return None  # a plain word that is no command, and nothing rewrites it into one
+    seg = _normalise(seg).lstrip(" \t'\"(@{" if separated else " \t")
     if not seg:
         return None
     if seg[0] == "$":
@@ -579,14 +595,15 @@ def command_reason(text: str) -> str | None:
                 return "command substitution"
         if "${ifs" in low or "$ifs" in low:
             return "IFS evasion"
-    php = ("(" in low and any(w in low for w in _PHP_WORDS)) or "{" in low
-    if php and _PHP_CALL.search(low):
+    if "(" in low and contains_any(low, _PHP_WORDS) and _PHP_CALL.search(low):
+        return "code execution call"
+    if "{$_" in low.replace(" ", "") and _PHP_SUPERGLOBAL.search(low):
         return "code execution call"
     if "%" in low and _WINDOWS_VAR.search(low):
         return "windows environment variable"
     parts = _SPLIT.split(low) if _SPLIT_CHARS.search(low) else [low]
     if len(parts) > 1:
-        for part in parts[1:]:
+        for part in dict.fromkeys(parts[1:]):  # each distinct command line once
             command = _command_at(part, separated=True)
             if command:
                 return "separator followed by a command"

@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from ._text import contains_any
+
 __all__ = ["sql_reason"]
 
 # One master pattern; each alternative starts with a distinct character class, so it cannot
 # backtrack catastrophically. Input is lower-cased first.
 _TOKEN = re.compile(
     r"""
-    \s*(?:
+    [\s\x00]*(?:
     (?P<lcomment>--[^\n]*|\#[^\n]*)
   | (?P<bcomment>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
   | (?P<sq>'(?:[^'\\]|\\.|'')*(?:'|\Z))
@@ -31,7 +33,7 @@ _TOKEN = re.compile(
   | (?P<num>0x[0-9a-f]+|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?[df]?)
   | (?P<var>@@?[a-z0-9_$.]*)
   | (?P<word>[a-z_\u00c0-\uffff][a-z0-9_$\u00c0-\uffff]*(?:\.[a-z_*][a-z0-9_$]*)*)
-  | (?P<op><=>|<>|!=|<=|>=|\|\||&&|::|:=|[=<>!+\-*/%&|^~])
+  | (?P<op><=>|<>|!=|<=|>=|\|\||&&|::|:=|@>|<@|\?\||\?&|[=<>!+\-*/%&|^~])
   | (?P<punct>[(),;.])
   | (?P<other>.)
     )
@@ -41,10 +43,29 @@ _TOKEN = re.compile(
 
 _LOGIC: Final = frozenset({"and", "or", "xor", "&&", "||", "not"})
 _CMP: Final = frozenset(
-    {"=", "<", ">", "<=", ">=", "<>", "!=", "<=>", "like", "rlike", "regexp", "is", "in"}
+    {
+        "=",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "<>",
+        "!=",
+        "<=>",
+        "like",
+        "rlike",
+        "regexp",
+        "is",
+        "in",
+        "@>",
+        "<@",
+    }
+    | {"?|", "?&"}
 )
 _CMP_WORDS: Final = frozenset({"like", "rlike", "regexp", "is", "in", "between", "sounds"})
-_CONSTANTS: Final = frozenset({"true", "false", "null", "current_user", "user", "database"})
+_CONSTANTS: Final = frozenset(
+    {"true", "false", "null", "current_user", "user", "database", "session_user", "system_user"}
+)
 # Functions whose only use in a request value is an attack: time-based blind, file access,
 # error-based extraction, out-of-band channels, command execution.
 _ATTACK_FUNCTIONS: Final = frozenset(
@@ -140,6 +161,9 @@ _ALWAYS_FUNCTIONS: Final = frozenset(
         "gtid_subset",
         "name_const",
         "randomblob",
+        "isnull",
+        "lpad",
+        "rpad",
     }
 )
 _SCHEMA_WORDS: Final = frozenset(
@@ -210,8 +234,11 @@ def _lex(text: str, limit: int = 48) -> list[Token]:
         value = match.group()
         if group is None or (group == "lcomment" and match.end() < len(text)):
             continue  # trailing whitespace, or a line comment that more code follows
-        value = value.lstrip()
+        value = match.group(group)
         if group == "bcomment":
+            if not value.endswith("*/") and match.end() >= len(text):
+                tokens.append(("C", value))  # an open comment swallowing the rest of the query
+                break
             if value.startswith("/*!"):
                 # MySQL executes versioned comments: lex their body as code.
                 body = value[3:].rstrip("/").rstrip("*").lstrip("0123456789")
@@ -349,7 +376,9 @@ def _skip_parens(tokens: list[Token], i: int) -> int:
 _STRONG_OPERAND: Final = frozenset({"s", "n", "v", "f", "(", "S", "T"})
 
 
-def _boolean_clause(tokens: list[Token], i: int, *, quoted: bool) -> bool:
+def _boolean_clause(
+    tokens: list[Token], i: int, *, quoted: bool, start_of_value: bool = False
+) -> bool:
     """Whether tokens from *i* (just after AND/OR) form a condition an attacker would append."""
     n = len(tokens)
     if i < n and tokens[i][0] == "!":
@@ -358,6 +387,8 @@ def _boolean_clause(tokens: list[Token], i: int, *, quoted: bool) -> bool:
     if end < 0:
         return False
     first = tokens[i]
+    if end + 1 < n and tokens[end][1] == "not" and tokens[end + 1][0] in ("o", "i"):
+        end += 1  # 1 NOT LIKE 0, x NOT IN (...)
     # A comparison: x = y, 1 like 1, 'a' between ..., x in (...).
     if end < n and (tokens[end][0] in ("o", "i") or tokens[end][1] in _CMP_WORDS):
         op = tokens[end]
@@ -366,6 +397,7 @@ def _boolean_clause(tokens: list[Token], i: int, *, quoted: bool) -> bool:
             return (
                 first[0] in ("n", "f", "(")
                 and right > 0
+                and tokens[end + 1][0] in ("n", "f", "(", "v")
                 and (right >= n or tokens[right][0] in ("c", "o", ")"))
             )
         right_start = end + 1
@@ -374,6 +406,10 @@ def _boolean_clause(tokens: list[Token], i: int, *, quoted: bool) -> bool:
         right = _operand_end(tokens, right_start)
         if right < 0:
             return False
+        if tokens[right_start][1] in ("null", "true", "false") and op[1] == "is":
+            return True  # x IS [NOT] NULL
+        if start_of_value and first[0] == "w" and tokens[right_start][0] in ("n", "s"):
+            return True  # ' OR userid > 1, ' OR name LIKE '%
         if first[0] == "w" or tokens[right_start][0] == "w":
             # "x = y" or "file is not a ..." with bare words is arithmetic or prose, unless
             # both sides are the same word (x=x) or a comment ends the value.
@@ -382,9 +418,14 @@ def _boolean_clause(tokens: list[Token], i: int, *, quoted: bool) -> bool:
         return True
     if first[0] == "f" and first[1] not in _ATTACK_FUNCTIONS and first[1] not in _ALWAYS_FUNCTIONS:
         return end < n and tokens[end][0] == "c"
-    if first[0] in ("f", "(", "S", "T") or (first[0] == "n" and (quoted or first[1].isdigit())):
+    if first[0] == "n" and first[1].isdigit() and not quoted:
+        # 1 OR 1--: a bare number alone needs the comment or statement end that makes it SQL.
+        return end < n and tokens[end][0] in ("c", "C", ";", ")")
+    if first[0] in ("f", "(", "S", "T") or (first[0] == "n" and quoted):
         # OR 1, AND SLEEP(5), OR (SELECT ...): the operand alone decides the row filter.
         return end >= n or tokens[end][0] in ("c", ";", ")", "&", "k", "U")
+    if first[1] in ("true", "false", "null") and start_of_value:
+        return end >= n or tokens[end][0] in ("c", "C", ";")
     if first[0] == "s":
         return end < n and tokens[end][0] in ("c", ";")
     return first[0] == "w" and end < n and tokens[end][0] == "c"
@@ -404,7 +445,11 @@ def _stacked(tokens: list[Token], i: int) -> bool:
         return nxt[1] in ("delay", "time")
     if kind == "f":
         return word in _ALWAYS_FUNCTIONS or _delay_call(tokens, i) or _constant_condition(tokens, i)
-    if word == "if" and (_constant_condition(tokens, i) or (nxt[0] == "(" and after[0] == "S")):
+    if word in ("if", "while") and (
+        _constant_condition(tokens, i)
+        or _numeric_comparison(tokens, i + 1)
+        or (nxt[0] == "(" and after[0] == "S")
+    ):
         return True  # T-SQL: ;IF 1=1 DROP ...
     if kind != "E":
         return False
@@ -430,6 +475,8 @@ def _stacked(tokens: list[Token], i: int) -> bool:
     if word in ("exec", "execute"):
         if nxt[0] == "(":
             return after[0] in ("s", "v")
+        if nxt[1] == "as":
+            return after[1] in ("login", "user", "caller")
         return nxt[0] == "v" or nxt[1].startswith(("xp_", "sp_", "master"))
     if word == "declare":
         return nxt[0] == "v"
@@ -441,6 +488,8 @@ def _stacked(tokens: list[Token], i: int) -> bool:
         return True
     if word == "load":
         return nxt[1] in ("data", "load_file")
+    if word == "begin" and nxt[0] == "E":
+        return True
     if word in ("begin", "call", "copy"):
         return nxt[0] in ("f", "w") and (after[0] in ("(", ";", "c") or after[1] in ("from", "to"))
     return False
@@ -469,6 +518,8 @@ def _select_body(tokens: list[Token], i: int) -> bool:
         j = i + 1
         if j < n and (tokens[j][0] == "," or tokens[j][1] in ("/", "*", "+", "||")):
             return True
+        if j < n and tokens[j][1] in ("group", "order", "having", "limit", "into"):
+            return True
         if j < n and tokens[j][1] == "from" and j + 1 < n and tokens[j + 1][0] in ("w", "T"):
             k = j + 2
             return (
@@ -484,12 +535,14 @@ def _select_body(tokens: list[Token], i: int) -> bool:
 
 
 def _union(tokens: list[Token], i: int) -> bool:
-    """UNION [ALL|DISTINCT] [(] SELECT starting at *i*."""
+    """UNION [ALL|DISTINCT] [(] SELECT starting at *i*, or a trailing UNION after a value."""
     n = len(tokens)
     j = i + 1
     while j < n and (tokens[j][1] in ("all", "distinct") or tokens[j][0] == "("):
         j += 1
-    return j < n and tokens[j][0] == "S"
+    if j < n:
+        return tokens[j][0] == "S"
+    return i > 0 and tokens[i - 1][0] in ("n", ")", "c") and j >= n
 
 
 _VALUE_ISH: Final = frozenset({"n", "v", "s", "w", "(", ")", "o", "f", ","})
@@ -508,7 +561,7 @@ def _analyse(
     if start >= n:
         return None
     parens = start - (1 if quoted else 0)
-    if quoted and start + 2 < n and tokens[start][1] == "as" and tokens[start + 1][0] == "w":
+    if start + 2 < n and tokens[start][1] == "as" and tokens[start + 1][0] == "w":
         start += 2  # ') AS alias WHERE ...
     kind, word = tokens[start]
     if quoted:
@@ -543,14 +596,30 @@ def _analyse(
             return "statement after a closed quote"
         if complete and _balanced_quote(tokens, start, quote):
             return "condition balanced by the closing quote"
-    elif kind == "E" and word in ("exec", "execute", "declare") and _stacked(tokens, start):
+    elif (kind == "E" and word in ("exec", "execute", "declare") and _stacked(tokens, start)) or (
+        kind == "E" and start == 0 and _full_statement(tokens)
+    ):
         return "statement"
+    elif kind == "C" and parens == 0 and start > 0:
+        return "open comment after a value"
     if kind == ";" and _stacked(tokens, start + 1):
         return "stacked query"
     if kind == "U" and _union(tokens, start):
         return "union select"
     if kind == "k" and (quoted or parens or start == 0) and _clause(tokens, start):
         return "clause after a closed quote" if quoted else "clause"
+    if (
+        kind == "k"
+        and parens
+        and word == "from"
+        and start + 2 < n
+        and tokens[start + 2][1]
+        in (
+            "where",
+            "limit",
+        )
+    ):
+        return "clause after a value"
     if kind == "c" and parens and not quoted:
         return "parenthesis closed before a comment"
     if not quoted and kind == "(" and complete and _parenthesised_comment(tokens):
@@ -566,7 +635,13 @@ def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | 
         kind = tokens[k][0]
         if kind == "&" or (kind == "!" and k + 1 < n and tokens[k + 1][0] == "&"):
             j = k + 1 if kind == "&" else k + 2
-            if not _boolean_clause(tokens, j, quoted=quoted):
+            numeric_lead = tokens[start][0] == "n"
+            if not _boolean_clause(
+                tokens,
+                j,
+                quoted=quoted,
+                start_of_value=quoted or numeric_lead or k == start,
+            ):
                 return None
             if not quoted:
                 prefix = tokens[start:k]
@@ -576,7 +651,9 @@ def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | 
                     return None
             if quoted or k == start or any(t[0] in ("n", "v", ")", "f", "s") for t in tokens[:k]):
                 return "boolean condition" + (" after a closed quote" if quoted else "")
-            return "tautology" if _tautology(tokens, j) else None
+            if _tautology(tokens, j) or _numeric_comparison(tokens, j):
+                return "tautology"
+            return None
         if kind == "U" and _union(tokens, k):
             return "union select"
         if kind == "E" and k > start and tokens[k - 1][0] in ("n", ")") and _stacked(tokens, k):
@@ -590,6 +667,27 @@ def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | 
             if words > 2:
                 return None
     return None
+
+
+def _full_statement(tokens: list[Token]) -> bool:
+    """A whole statement with its grammar: CREATE TABLE t (, INSERT INTO t VALUES, ..."""
+    n = len(tokens)
+    if n < 4:
+        return False
+    word, nxt, name, after = tokens[0][1], tokens[1][1], tokens[2], tokens[3]
+    if name[0] not in ("w", "T", "f"):
+        return False
+    if word == "create" and nxt == "table":
+        return after[0] == "(" or name[0] == "f"
+    if word == "insert" and nxt == "into":
+        return after[1] in ("values", "select", "(") or name[0] == "f"
+    if word == "delete" and nxt == "from":
+        return after[1] in ("where", ";")
+    if word == "drop" and nxt in ("table", "database"):
+        return after[0] in (";", "c")
+    if word == "update" and name[1] == "set":
+        return after[0] == "w" and n > 4 and tokens[4][1] == "="
+    return False
 
 
 def _parenthesised_comment(tokens: list[Token]) -> bool:
@@ -610,7 +708,7 @@ def _parenthesised_comment(tokens: list[Token]) -> bool:
 
 def _constant_condition(tokens: list[Token], i: int) -> bool:
     """IF(1=2, ...), IIF(2510=9436, ...): a branch on a comparison of two constants."""
-    if tokens[i][1] not in ("if", "iif", "elt", "case"):
+    if tokens[i][1] not in ("if", "iif", "elt", "case", "while"):
         return False
     window = [t for t in tokens[i + 1 : i + 8] if t[0] != "("]
     return len(window) >= 3 and window[0][0] == "n" and window[1][1] in _CMP and window[2][0] == "n"
@@ -651,8 +749,8 @@ def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
     if not operator:
         return False
     if tail == "":
-        # ' OR ', 'AND': only when nothing but the quote came before.
-        return tokens[0][1] == "" and any(t[0] == "&" for t in middle)
+        # ' OR ', 'LIKE', ' - ': only when nothing but the quote came before.
+        return tokens[0][1] == "" and all(t[0] in ("&", "o", "!", "i") for t in middle)
     return (len(tail) <= 4 or "=" in tail) and _TAIL.fullmatch(tail) is not None
 
 
@@ -696,6 +794,12 @@ def _clause(tokens: list[Token], i: int) -> bool:
     if word == "procedure":
         return nxt[0] == "f"
     return False
+
+
+def _numeric_comparison(tokens: list[Token], i: int) -> bool:
+    """AND 8=3, AND (8)=(3), AND -8=-3: constants compared, the blind-injection probe."""
+    values = [t for t in tokens[i : i + 9] if t[0] not in ("(", ")") and t[1] not in ("-", "+")]
+    return len(values) >= 3 and values[0][0] == "n" and values[1][1] in _CMP and values[2][0] == "n"
 
 
 def _tautology(tokens: list[Token], i: int) -> bool:
@@ -761,12 +865,22 @@ def _anywhere(tokens: list[Token]) -> str | None:
             kind == "f"
             and word in _INFO_FUNCTIONS
             and i >= 2
-            and tokens[i - 1][0] == "("
-            and tokens[i - 2][0] == "f"
+            and ((tokens[i - 1][0] == "(" and tokens[i - 2][0] == "f") or tokens[i - 1][0] == ",")
             and i + 2 < n
             and tokens[i + 2][0] == ")"
         ):
             return "server information function"
+        if (
+            kind == "f"
+            and word in _ATTACK_FUNCTIONS
+            and i + 2 < n
+            and tokens[i + 2][0] == "n"
+            and tokens[i + 2][1].startswith("0x")
+            and len(tokens[i + 2][1]) > 6
+        ):
+            return "hex-encoded string"
+        if word.startswith(("xp_cmdshell", "master..xp_", "sp_oacreate", "sp_configure")):
+            return "stored procedure"
         if word == "case" and _case_expression(tokens, i):
             return "case expression"
         if kind == "v" and word in _SERVER_VARIABLES:
@@ -795,6 +909,8 @@ def _char_chain(tokens: list[Token], i: int) -> bool:
 
 def _case_expression(tokens: list[Token], i: int) -> bool:
     window = [t[1] for t in tokens[i + 1 : i + 14]]
+    if len(window) > 1 and window[0] != "when" and tokens[i + 1][0] in ("n", "s", "w"):
+        window = window[1:]  # CASE x WHEN ...
     return (
         bool(window)
         and window[0] == "when"
@@ -829,7 +945,23 @@ def _mentions_from(tokens: list[Token], i: int) -> bool:
 # Characters without which no SQL injection can be written; plain text without them (and
 # without the few keywords that need no punctuation) is skipped.
 _PREFILTER_CHARS = re.compile(r"['\"`;=()#@<>|&*]|--|/\*")
-_PREFILTER_WORDS: Final = ("union", "select", "waitfor", "exec", "order", "having", "between")
+_PREFILTER_WORDS: Final = (
+    "union",
+    "select",
+    "waitfor",
+    "exec",
+    "order",
+    "having",
+    "between",
+    "case",
+    "declare",
+    "xor",
+    " div ",
+)
+# Plain words that are SQL too: a leading number or operator, or a comparison keyword.
+_PLAIN_SQL_SHAPE = re.compile(
+    r"\s*(?:-?\d|(?:and|or|xor|not)\b)|.*\b(?:like|rlike|regexp|sounds|is\s+not|isnull)\b"
+)
 # Rules of _anywhere() need one of these words, a call of a function they know, or a
 # statement keyword after ";"; without any of them the full lex is skipped.
 _ANYWHERE_WORDS: Final = (
@@ -854,7 +986,7 @@ _ANYWHERE_WORDS: Final = (
     "mysql.",
     "msysobjects",
 )
-_CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\(")
+_CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\Z")
 _AFTER_SEMICOLON = re.compile(r";\s*([a-z_]+)")
 
 
@@ -868,13 +1000,19 @@ _THREE_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*
 
 
 def _wants_anywhere(low: str) -> bool:
-    if any(word in low for word in _ANYWHERE_WORDS):
+    if contains_any(low, _ANYWHERE_WORDS):
         return True
-    if "(" in low:
-        for call in _CALL.finditer(low):
+    paren = low.find("(")
+    seen = 0
+    while paren >= 0 and seen < _FULL:  # calls past the full lex's horizon cannot matter
+        seen += 1
+        # The name before each "(" (looked up in a bounded window: linear overall).
+        call = _CALL.search(low, max(0, paren - 48), paren)
+        if call is not None:
             name = call.group(1)
             if name in _ATTACK_FUNCTIONS or name in _ALWAYS_FUNCTIONS or name in _CALL_WORDS:
                 return True
+        paren = low.find("(", paren + 1)
     if ";" in low:
         for statement in _AFTER_SEMICOLON.finditer(low):
             if _KEYWORD_TYPES.get(statement.group(1)) in ("E", "S", "k") or statement.group(1) in (
@@ -911,7 +1049,11 @@ def sql_reason(text: str) -> str | None:
     number of tokens, once bare and once per quote character the value contains.
     """
     low = text.lower()
-    if _PREFILTER_CHARS.search(low) is None and not any(w in low for w in _PREFILTER_WORDS):
+    if (
+        _PREFILTER_CHARS.search(low) is None
+        and not contains_any(low, _PREFILTER_WORDS)
+        and _PLAIN_SQL_SHAPE.match(low) is None
+    ):
         return None
     reason = _context(low, [], quote="")
     if reason:

@@ -1,0 +1,32 @@
+"""Small string helpers shared by the detectors, written for speed on the hot path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["contains_any", "matches_gated"]
+
+
+def contains_any(text: str, needles: Iterable[str]) -> bool:
+    """Whether any of *needles* occurs in *text* (a plain loop: faster than ``any()``)."""
+    for needle in needles:  # noqa: SIM110 - any() with a generator is three times slower here
+        if needle in text:
+            return True
+    return False
+
+
+def matches_gated(
+    rules: Iterable[tuple[tuple[str, ...], re.Pattern[str]]], text: str
+) -> re.Match[str] | None:
+    """The first match of a rule whose gate substrings occur in *text*.
+
+    A gate is a tuple of substrings the pattern cannot match without; checking them first
+    keeps patterns that have no literal prefix off text that cannot contain them.
+    """
+    for gates, pattern in rules:
+        if contains_any(text, gates):
+            match = pattern.search(text)
+            if match is not None:
+                return match
+    return None

