@@ -103,6 +103,23 @@ _COMMANDS: Final = frozenset(
         "regsvr32",
         "phpinfo",
         "ver",
+        "htop",
+        "lastlog",
+        "visudo",
+        "aptitude",
+        "iwr",
+        "iex",
+        "irm",
+        "invoke-webrequest",
+        "invoke-expression",
+        "invoke-restmethod",
+        "start-process",
+        "new-object",
+        "gunzip",
+        "zcat",
+        "zstdcat",
+        "bzcat",
+        "xzcat",
         "sysinfo",
         "getent",
         "lsb_release",
@@ -369,6 +386,10 @@ _BARE_OK: Final = frozenset(
 _SPLIT = re.compile(
     r"\|\||&&|[;|&\n\r`]|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}|^\s*['\"](?=\s)"
 )
+# Quotes, escapes or expansions inside a word (w'h'o, c$@at, pi``ng) or a backslash before it
+# (\\ls skips an alias): the shell removes them, people do not type them.
+_INNER_NOISE = re.compile(r"[a-z0-9]['\"\\^$`]+[a-z0-9]|^\\[a-z]")
+_DELAY_ONLY = re.compile(r"\s+\d{1,4}\s*\Z")
 _LEAD_WORD = re.compile(r"[a-z0-9._-]+")
 # Characters the shell removes or expands inside a word: c'a't, c\\at, c$@at, pi``ng.
 _WORD_BREAKERS: Final = frozenset("'\"\\^$`")
@@ -376,7 +397,9 @@ _NOISE_CHARS = re.compile(r"['\"\\^]")
 _SPLIT_CHARS = re.compile(r"[;|&\n\r`$%\\'\"(]")
 _IFS = re.compile(r"\$\{?ifs\}?(?:\$\d)?")
 # Expansions that are empty in practice ($@, $9, ``, $()) hide a command inside a word.
-_EMPTY_EXPANSION = re.compile(r"\$\{?[@*#?!0-9]\}?|``|\$\(\)|\$\{[a-z_][a-z0-9_]*:\d+:\d+\}")
+_EMPTY_EXPANSION = re.compile(
+    r"\$\{?[@*#?!$_0-9-]\}?(?![a-z(])|\$[@*#?!0-9]|``|\$\(\)|\$\{[a-z_][a-z0-9_]*:\d+:\d+\}"
+)
 _WORD_NOISE = re.compile(r"""(?<=[a-z0-9])(?:['"\\^]+)(?=[a-z0-9])|^['"\\^]+(?=[a-z])""")
 # Commands whose harmless English use never has these subcommands after them.
 _SUBCOMMANDS: Final = {
@@ -386,6 +409,7 @@ _SUBCOMMANDS: Final = {
     "reg": frozenset({"add", "query", "delete", "save", "export"}),
     "sc": frozenset({"query", "create", "config", "start", "stop", "qc"}),
     "ip": frozenset({"a", "addr", "address", "route", "link", "neigh"}),
+    "netsh": frozenset({"firewall", "advfirewall", "interface", "wlan", "http", "winhttp"}),
 }
 # Shell constructs that are an attack wherever they appear in a value, each behind the
 # substrings it cannot do without (so prose pays for a few ``in`` checks, not the patterns).
@@ -402,6 +426,10 @@ _STRONG_SHELL: Final = (
     ),
     (("<!--",), re.compile(r"<!--\s*#\s*(?:exec|include|echo|config)\b")),
     (("<?php",), re.compile(r"<\?php")),
+    (("shell",), re.compile(r"\$\{?shell\}?\s+-c\b")),
+    (("/tcp/", "/udp/"), re.compile(r"/dev/(?:tcp|udp)/|\$\w+/(?:tcp|udp)/\d")),
+    (("jndi",), re.compile(r"jndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\b")),
+    (("<<<",), re.compile(r"[a-z][\w.]*\s*<<<")),
     (("${",), re.compile(r"\$\{\s*@?[a-z_]+\s*\(")),
     (("()",), re.compile(r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]")),
     (
@@ -428,9 +456,9 @@ _WORD_BEFORE = re.compile(r"[a-z]*sh\Z")
 
 # cmd.exe batch grammar: IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL|x==y ..., FOR %%G IN (...) DO.
 _BATCH = re.compile(
-    r"^\s*(?:[^&|]*[&|]+\s*)?(?:if\s+(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|\S+\s*(?:=="
-    r"|\s(?:equ|neq|lss|leq|gtr|geq)\s))"
-    r"|for\s+(?:/[a-z]\s+)*(?:\"[^\"]*\"\s+|\S+\s+)?%%?[\w@~/]+\s+in\s*\()"
+    r"^\s*(?:[^&|]*[&|]+\s*)?(?:if\s*(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion"
+    r"|(?:\"[^\"]*\"|\S+)\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s))"
+    r"|for\s+(?:/[a-z]\s+)*(?:\"[^\"]*\"\s+|\S+\s+)?%%?[\w@~/\[\]-]*\s+in\s*\()"
 )
 # Programs that run the command named after them: strace whoami, time ifconfig, which wget.
 _WRAPPERS: Final = frozenset(
@@ -481,11 +509,12 @@ _STOPWORDS: Final = frozenset(
         "she",
     }
 )
-_BRACE = re.compile(r"\{,?\s*([\w$\"'/.-]{1,64}),[^{}]{0,256}\}")
-_SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)\s+-{1,2}[a-z]")
+_BRACE = re.compile(r"\{(,?)\s*([\w$\"'/.-]{1,64})(,[^{}]{0,256})?\}")
+_SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)(?:\s+[\w.-]+)?\s+-{1,2}[a-z]")
 _ARG_EVIDENCE = re.compile(
     r"""^(?:\s*(?:-{1,2}[a-z0-9]|/[a-z?*\[]|[a-z]:\\|~/|\.{1,2}/|\$|%[a-z]+%"""
     r"""|[<>]{1,2}\s*[/~&$]|<<<|>\s*[\w./-]+\.(?:php|sh|jsp|aspx?|py|pl|cgi|exe)|[a-z]:/"""
+    r"""|[a-z]:(?:\s|$)|/(?:\s|$|;)"""
     r"""|\d+\s*(?:$|[;&|])"""
     r"""|\d+$|[a-z0-9_.-]+\.(?:txt|sh|ini|log|conf|php|exe|bat|py|pl|dll|cfg|xml)\b)"""
     r"""|\s+(?:-[a-z]|/[a-z?*\[]|\$|%))"""
@@ -493,7 +522,7 @@ _ARG_EVIDENCE = re.compile(
 # Evidence strong enough for a value that is a whole command line with no separator.
 _STRONG_ARG = re.compile(r"""^\s+(?:-{1,2}[a-z]|/[a-z?*\[]|[a-z]:[\\/]|~/|https?://)""")
 _PATH_COMMAND = re.compile(r"^(?:/?(?:usr/|s?bin/|usr/local/)+[a-z0-9_.-]+|[a-z]:\\windows\\)")
-_SUBSTITUTION = re.compile(r"\$\(\s*[a-z/][^)]{0,256}\)|`\s*[a-z/][^`]{0,256}`|\$\{[a-z_]+\}")
+_SUBSTITUTION = re.compile(r"[$<>]\(\s*[a-z/][^)]{0,256}\)|`\s*[a-z/][^`]{0,256}`|\$\{[a-z_]+\}")
 _PHP_CALL = re.compile(
     r"\b(?:system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*['\"$`]|"
     r"\bphpinfo\s*\(\s*\)"
@@ -517,14 +546,18 @@ def _normalise(segment: str) -> str:
 def _command_at(segment: str, *, separated: bool) -> str | None:
     """The command name a segment starts with, when the rest makes it a command line."""
     # Only the start matters: the command word and the shape of its first argument.
-    seg = segment[:96].lstrip(" \t'\"(@{" if separated else " \t")
-    if not seg or not (seg[0].isalnum() or seg[0] in "/\\.$`{[~_"):
+    seg = segment[:96].lstrip(" \t'\"(@{+" if separated else " \t")
+    if not seg or not (seg[0].isalnum() or seg[0] in "/\\.$`{[~_'\""):
         return None
-    lead = _LEAD_WORD.match(seg)
-    if lead is not None and lead.group() not in _COMMANDS:
+    if "+" in seg and " " not in seg[:24]:
+        seg = seg.replace("+", " ")  # form encoding: ;+cat+/etc/passwd
+    lead = _LEAD_WORD.match(seg, len(seg) - len(seg.lstrip("'\"")))
+    if lead is not None and lead.group() not in _COMMANDS and lead.group() not in _WRAPPERS:
         after = seg[lead.end() : lead.end() + 1]
         if after not in _WORD_BREAKERS and not _PATH_COMMAND.match(seg):
             return None  # a plain word that is no command, and nothing rewrites it into one
+    head = seg.split(None, 1)[0].lstrip("'\"")
+    evasive = _INNER_NOISE.search(head) is not None
     seg = _normalise(seg).lstrip(" \t'\"(@{" if separated else " \t")
     if not seg:
         return None
@@ -538,20 +571,24 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
     while end < n and (seg[end].isalnum() or seg[end] in "._-"):
         end += 1
     word = seg[:end]
-    if not word or word not in _COMMANDS:
+    if not word or (word not in _COMMANDS and word not in _WRAPPERS):
         return None
+    if evasive and word in _COMMANDS and len(word) > 2:
+        return word  # w'h'o'am'i, c$@at, \ls: the shell's own evasions, no word does that
     rest = seg[end:]
     if rest and not rest[0].isspace() and rest[0] not in "<>;|&\"'$)`,%+":
         return None  # "cats", "id=3": a longer word, not the command
     if rest[:1] in ("'", '"') and separated:
         rest = ""  # the quote of the attribute or argument the value sat in
-    if word in _WRAPPERS and not separated:
+    if word in _WRAPPERS and word not in _COMMANDS:
         following = rest.split(None, 1)
         return word if following and following[0] in _COMMANDS else None
     if word in _SUBCOMMANDS:
         following = rest.split(None, 1)
         return word if following and following[0] in _SUBCOMMANDS[word] else None
     if not separated:
+        if word in ("sleep", "ping", "timeout") and _DELAY_ONLY.match(rest):
+            return word  # "sleep 5": the whole value is a time-based probe
         return word if _STRONG_ARG.match(rest) else None
     if word not in _AMBIGUOUS:
         return word
@@ -573,16 +610,18 @@ def command_reason(text: str) -> str | None:
     low = text.lower()
     if " " not in low and "+" in low:
         low = low.replace("+", " ")  # form encoding: dir+c:/
-    if "$" in low or "`" in low:
-        low = _EMPTY_EXPANSION.sub("", low)
     if _strong_shell(low):
         return "shell construct"
+    if "$" in low or "`" in low:
+        low = _EMPTY_EXPANSION.sub("", low)
+        if _strong_shell(low):
+            return "shell construct"
     if ("if " in low or "for " in low) and _BATCH.search(low):
         return "batch command"
-    if "{" in low and "," in low:
-        brace = _BRACE.search(low)
-        if brace is not None and brace.group(1).strip("$\"'") in _COMMANDS:
-            return "brace expansion"
+    if "{" in low and "," in low and "}" in low:
+        for brace in _BRACE.finditer(low):
+            if (brace.group(1) or brace.group(3)) and brace.group(2).strip("$\"'") in _COMMANDS:
+                return "brace expansion"
     if "()" in low.replace(" ", "") and _SHELLSHOCK.search(low):
         return "shellshock function definition"
     if "$" in low or "`" in low:
