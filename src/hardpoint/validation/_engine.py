@@ -15,18 +15,20 @@ from ._decode import decode
 from ._html import xss_reason
 from ._path import traversal_reason
 from ._shell import command_reason
-from ._sql import _PLAIN_SQL_SHAPE, sql_reason
+from ._sql import plain_sql_shape, sql_reason
 from ._types import ALL_DETECTORS, Detector, Finding
 
 __all__ = ["detect"]
 
-# Most specific first: "; cat /etc/passwd" is a command injection that also names a file.
+# Cheapest first. A path finding that only names a sensitive file yields to a more specific
+# one: "; cat /etc/passwd" is reported as the command injection it is.
 _CHECKS: Final[tuple[tuple[Detector, Callable[[str], str | None]], ...]] = (
-    (Detector.SQLI, sql_reason),
-    (Detector.XSS, xss_reason),
-    (Detector.COMMAND_INJECTION, command_reason),
     (Detector.PATH_TRAVERSAL, traversal_reason),
+    (Detector.XSS, xss_reason),
+    (Detector.SQLI, sql_reason),
+    (Detector.COMMAND_INJECTION, command_reason),
 )
+_WEAK_REASONS: Final = frozenset({"sensitive file"})
 
 # Characters and bytes of plain text: a value made only of these cannot hold any of the
 # attacks (no quote, bracket, operator, separator, escape or encoding).
@@ -38,12 +40,15 @@ def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding 
     if _PLAIN.issuperset(value):
         return _plain_words(value, enabled)
     text = decode(value)
+    weak: Finding | None = None
     for detector, check in _CHECKS:
         if detector in enabled:
             reason = check(text)
             if reason is not None:
-                return Finding(detector, reason)
-    return None
+                if reason not in _WEAK_REASONS:
+                    return Finding(detector, reason)
+                weak = weak or Finding(detector, reason)
+    return weak
 
 
 # SQL that needs no punctuation at all: 1 UNION SELECT 2, ORDER BY 3, AND FALSE.
@@ -81,7 +86,7 @@ def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
     """Plain words can still spell ``1 union select 2`` or a bare command line."""
     low = value.lower()
     if Detector.SQLI in enabled and (
-        not _PLAIN_SQL_WORDS.isdisjoint(low.split()) or _PLAIN_SQL_SHAPE.match(low)
+        not _PLAIN_SQL_WORDS.isdisjoint(low.split()) or plain_sql_shape(low)
     ):
         reason = sql_reason(value)
         if reason is not None:

@@ -383,9 +383,11 @@ _BARE_OK: Final = frozenset(
 )
 
 # Shell separators: ; | & && || newline, plus cmd.exe's ^-free forms, and substitutions.
-_SPLIT = re.compile(
-    r"\|\||&&|[;|&\n\r`]|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}|^\s*['\"](?=\s)"
-)
+# Every branch starts with one of a few characters, so the regex engine scans for those.
+_SPLIT = re.compile(r"[;|&\n\r`]+|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}")
+_RARE_SEPARATORS: Final = ("$(", "%0a", "\\n", "\\r", "{")
+_SEPARATOR_TABLE: Final = str.maketrans(dict.fromkeys(";|&\n\r`", "\x1f"))
+_LEADING_QUOTE = re.compile(r"\s*['\"](?=\s)")
 # Quotes, escapes or expansions inside a word (w'h'o, c$@at, pi``ng) or a backslash before it
 # (\\ls skips an alias): the shell removes them, people do not type them.
 _INNER_NOISE = re.compile(r"[a-z0-9]['\"\\^$`]+[a-z0-9]|^\\[a-z]")
@@ -429,7 +431,7 @@ _STRONG_SHELL: Final = (
     (("shell",), re.compile(r"\$\{?shell\}?\s+-c\b")),
     (("/tcp/", "/udp/"), re.compile(r"/dev/(?:tcp|udp)/|\$\w+/(?:tcp|udp)/\d")),
     (("jndi",), re.compile(r"jndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\b")),
-    (("<<<",), re.compile(r"[a-z][\w.]*\s*<<<")),
+    (("<<<",), re.compile(r"[\w.]\s{0,8}<<<")),
     (("${",), re.compile(r"\$\{\s*@?[a-z_]+\s*\(")),
     (("()",), re.compile(r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]")),
     (
@@ -442,7 +444,16 @@ _STRONG_SHELL: Final = (
 )
 
 
+# Every literal the patterns above cannot match without, in one scan.
+_STRONG_GATE = re.compile(
+    r"cmd|powershell|-[ec]\s|<!--|<\?php|shell|/(?:tcp|udp)/|jndi|<<<|\$\{|\(\s*\)"
+    r"|/(?:etc|bin|usr|proc|var|dev|root|sbin)/|sh\s+-c"
+)
+
+
 def _strong_shell(low: str) -> bool:
+    if _STRONG_GATE.search(low) is None:
+        return False
     if "-c" in low:
         for match in _SHELL_C.finditer(low):
             word = _WORD_BEFORE.search(low, max(0, match.start() - 4), match.start() + 2)
@@ -640,7 +651,15 @@ def command_reason(text: str) -> str | None:
         return "code execution call"
     if "%" in low and _WINDOWS_VAR.search(low):
         return "windows environment variable"
-    parts = _SPLIT.split(low) if _SPLIT_CHARS.search(low) else [low]
+    if _SPLIT_CHARS.search(low) is None:
+        parts = [low]
+    elif contains_any(low, _RARE_SEPARATORS):
+        parts = _SPLIT.split(low)
+    else:  # only single-character separators: a C-speed translate and split
+        parts = low.translate(_SEPARATOR_TABLE).split("\x1f")
+    quote = _LEADING_QUOTE.match(parts[0])
+    if quote is not None:  # ' whoami: the value closes a quoted argument first
+        parts[0:1] = ["", parts[0][quote.end() :]]
     if len(parts) > 1:
         for part in dict.fromkeys(parts[1:]):  # each distinct command line once
             command = _command_at(part, separated=True)

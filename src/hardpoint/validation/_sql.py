@@ -959,9 +959,15 @@ _PREFILTER_WORDS: Final = (
     " div ",
 )
 # Plain words that are SQL too: a leading number or operator, or a comparison keyword.
-_PLAIN_SQL_SHAPE = re.compile(
-    r"\s*(?:-?\d|(?:and|or|xor|not)\b)|.*\b(?:like|rlike|regexp|sounds|is\s+not|isnull)\b"
-)
+_PLAIN_SQL_START = re.compile(r"\s*(?:-?\d|(?:and|or|xor|not)\b)")
+_PLAIN_SQL_WORDS: Final = ("like", "regexp", "sounds", "is not", "isnull")
+
+
+def plain_sql_shape(low: str) -> bool:
+    """Whether punctuation-free *low* could still be SQL (``1 and 2 sounds like 2``)."""
+    return _PLAIN_SQL_START.match(low) is not None or contains_any(low, _PLAIN_SQL_WORDS)
+
+
 # Rules of _anywhere() need one of these words, a call of a function they know, or a
 # statement keyword after ";"; without any of them the full lex is skipped.
 _ANYWHERE_WORDS: Final = (
@@ -987,7 +993,18 @@ _ANYWHERE_WORDS: Final = (
     "msysobjects",
 )
 _CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\Z")
+# The trigger words in a SQL shape, not an English one ("select the blue one", "in case"):
+# each branch starts with a literal, so the search is a fast scan.
+_SQL_PHRASE = re.compile(
+    r"select(?:\s*[*@(\d'\"`-]|\s+(?:all|distinct|top|null)\b|\s+[a-z_][\w.$]*\s*(?:,|from\b|\())"
+    r"|select\s*/\*|union(?:\s|/\*|\(|%)*(?:all|distinct|select|\()|waitfor\s+(?:delay|time)"
+    r"|outfile|dumpfile|@@|declare\s+@|exec(?:ute)?\s*(?:\(|@|xp_|sp_|master|as\s)"
+    r"|case\s+[^;]{0,40}?\bwhen\b|information_schema|sysobjects|syscolumns|sysusers|sys\.\w"
+    r"|pg_\w+\s*\(|pg_(?:catalog|shadow|user)|sqlite_master|all_tables|user_tables|mysql\.user"
+    r"|msysobjects"
+)
 _AFTER_SEMICOLON = re.compile(r";\s*([a-z_]+)")
+_TSQL_CONDITION = re.compile(r"\s*(?:\(|\d|exists\b|not\s)")
 
 
 # How many tokens the context rules look at, and how many the whole-value rules do.
@@ -996,11 +1013,12 @@ _FULL: Final = 160
 
 
 _LEADING_WORD = re.compile(r"[a-z_]+")
+_TWO_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
 _THREE_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
 
 
 def _wants_anywhere(low: str) -> bool:
-    if contains_any(low, _ANYWHERE_WORDS):
+    if contains_any(low, _ANYWHERE_WORDS) and _SQL_PHRASE.search(low) is not None:
         return True
     paren = low.find("(")
     seen = 0
@@ -1015,10 +1033,10 @@ def _wants_anywhere(low: str) -> bool:
         paren = low.find("(", paren + 1)
     if ";" in low:
         for statement in _AFTER_SEMICOLON.finditer(low):
-            if _KEYWORD_TYPES.get(statement.group(1)) in ("E", "S", "k") or statement.group(1) in (
-                "if",
-                "sleep",
-            ):
+            word = statement.group(1)
+            if _KEYWORD_TYPES.get(word) in ("E", "S") or word in ("waitfor", "sleep"):
+                return True
+            if word in ("if", "while") and _TSQL_CONDITION.match(low, statement.end()):
                 return True
     return False
 
@@ -1028,7 +1046,20 @@ _CALL_WORDS: Final = frozenset({"sleep", "pg_sleep", "benchmark", "iif", "nchar"
 
 def _context(low: str, prefix: list[Token], *, quote: str) -> str | None:
     words = _THREE_WORDS.match(low)
-    if words is not None and not any(w in _KEYWORD_TYPES for w in words.groups()):
+    two = _TWO_WORDS.match(low) if words is None or words.group(1) in _KEYWORD_TYPES else None
+    if (
+        (words is not None and not any(w in _KEYWORD_TYPES for w in words.groups()))
+        or (
+            two is not None
+            and two.group(1) not in _KEYWORD_TYPES
+            and _KEYWORD_TYPES.get(two.group(2)) in ("S", "E")
+        )
+        or (
+            words is not None
+            and words.group(1) not in _KEYWORD_TYPES
+            and _KEYWORD_TYPES.get(words.group(2)) in ("S", "E")
+        )
+    ):
         # Three plain words first: no context rule can match (they need a value, an
         # operator or a keyword within the first tokens), so only whole-value rules remain.
         return _anywhere(prefix + _lex(low, _FULL)) if _wants_anywhere(low) else None
@@ -1052,7 +1083,7 @@ def sql_reason(text: str) -> str | None:
     if (
         _PREFILTER_CHARS.search(low) is None
         and not contains_any(low, _PREFILTER_WORDS)
-        and _PLAIN_SQL_SHAPE.match(low) is None
+        and not plain_sql_shape(low)
     ):
         return None
     reason = _context(low, [], quote="")
