@@ -73,6 +73,11 @@ PATH_TRAVERSAL = [
     "php://filter/convert.base64-encode/resource=index.php",
     "file:///etc/shadow",
     "..;/..;/admin",
+    "%c0%ae%c0%ae/secret.txt",  # overlong dots: no client encodes text so
+    "..%pc..%pcetc%pcpasswd",  # invalid escapes as separators
+    "........etcpasswd",  # separators stripped by a filter
+    "0x2e0x2e0x2fconfig.php",
+    "%%32%%65%%32%%65/%%32%%65%%32%%65/app.db",  # IIS double-percent decoding
 ]
 COMMAND_INJECTION = [
     "; cat /etc/passwd",
@@ -132,6 +137,8 @@ BENIGN = [
     "if-then-else",
     "Ping me when you're done",
     "Let's meet at 10:30; bring the slides",
+    "(90h8VeTg%Fabh",  # a generated password with a percent sign
+    "Save 100%; code C0FFEE",
 ]
 
 

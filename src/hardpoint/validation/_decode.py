@@ -24,6 +24,7 @@ _PERCENT = re.compile(r"%(?:[uU]([0-9a-fA-F]{4})|([0-9a-fA-F]{2}))")
 _BACKSLASH = re.compile(r"\\(?:[uU]\{?([0-9a-fA-F]{4})\}?|[xX]([0-9a-fA-F]{2}))")
 # ``0x2e0x2e/`` spelling of dots, slashes and backslashes seen in traversal lists.
 _HEX_LITERAL_SEP = re.compile(r"0x(2e|2f|5c)", re.IGNORECASE)
+_SPLIT_ESCAPE = re.compile(r"%([0-9a-fA-F])%([0-9a-fA-F])")
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _UTF7 = re.compile(r"\+(AD[wsA-Z0-9/]{1,6})-")
 
@@ -87,7 +88,11 @@ def _fold_run(raw: bytes) -> str:
             i += 1
             continue
         if 0xC0 <= b < 0xE0 and i + 1 < n and 0x80 <= raw[i + 1] < 0xC0:
-            out.append(chr(((b & 0x1F) << 6) | (raw[i + 1] & 0x3F)))
+            low6 = raw[i + 1] & 0x3F
+            if b == 0xC1 and low6 in (0x2E, 0x2F):
+                out.append(chr(low6))  # %c1%af: "/" to decoders that drop the lead's low bit
+            else:
+                out.append(chr(((b & 0x1F) << 6) | low6))
             i += 2
             continue
         if b in (0xC0, 0xC1) and i + 1 < n and (raw[i + 1] < 0x20 or raw[i + 1] >= 0xC0):
@@ -184,6 +189,7 @@ def _utf7_decode(value: str) -> str:
 
 def _one_round(value: str) -> str:
     if "%" in value:
+        value = _SPLIT_ESCAPE.sub(r"%\1\2", value)  # %%32%%65 -> %2%e: IIS read it as %2e
         value = percent_decode(value)
     if "&" in value:
         value = html.unescape(value)

@@ -29,6 +29,13 @@ _CHECKS: Final[tuple[tuple[Detector, Callable[[str], str | None]], ...]] = (
     (Detector.COMMAND_INJECTION, command_reason),
 )
 _WEAK_REASONS: Final = frozenset({"sensitive file"})
+# Percent-encoded byte pairs that are only ever overlong UTF-8, at any depth of encoding
+# (%c0%ae, %25c0%25af, %e0%80%ae, %f0%80%80%ae, %f8%80...).
+_OVERLONG = re.compile(
+    r"%(?:25)*(?:c[01](?:%(?:25)*[0-9a-f]{2}|[./\\])|e0%(?:25)*[89][0-9a-f]|f0%(?:25)*8[0-9a-f]"
+    r"|f[89a-c]%(?:25)*8[0-9a-f])",
+    re.IGNORECASE,
+)
 
 # Characters and bytes of plain text: a value made only of these cannot hold any of the
 # attacks (no quote, bracket, operator, separator, escape or encoding).
@@ -37,7 +44,7 @@ _PLAIN: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0
 
 def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding | None:
     """Return the first finding in *value* among the *enabled* detectors, or None."""
-    if _PLAIN.issuperset(value):
+    if _PLAIN.issuperset(value) and "0x" not in value:
         return _plain_words(value, enabled)
     text = decode(value)
     weak: Finding | None = None
@@ -48,6 +55,15 @@ def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding 
                 if reason not in _WEAK_REASONS:
                     return Finding(detector, reason)
                 weak = weak or Finding(detector, reason)
+    # No client encodes text as overlong UTF-8 (RFC 3629 forbids it); the only use of %c0%ae
+    # and friends is smuggling dots and slashes past a filter.
+    if (
+        weak is None
+        and "%" in value
+        and Detector.PATH_TRAVERSAL in enabled
+        and _OVERLONG.search(value) is not None
+    ):
+        return Finding(Detector.PATH_TRAVERSAL, "overlong UTF-8 encoding")
     return weak
 
 

@@ -90,11 +90,20 @@ def _file_scheme(path: str) -> bool:
 _DRIVE = re.compile(r"^[a-z]:/")
 
 
+# Spaces and control characters a lenient path API drops around a segment ("..%01/").
+_BLANK: Final = " " + "".join(chr(c) for c in range(32))
+# Percent signs followed by something no decoder reads (%pc, %qf, %8s) used as separators.
+# Separators stripped by a filter: "........etcpasswd", "....web-infweb.xml".
+_GLUED_DOTS = re.compile(r"\.{4,}/?(?:etc|web-inf|windows|winnt|boot\.ini|oot\.ini|inetpub)")
+_JUNK_ESCAPE = re.compile(r"%(?:[g-z][0-9a-z]|[0-9a-f][g-z])")
+_TARGET_NAMES: Final = ("passwd", "shadow", "hosts", "issue", "boot.ini", "win.ini", "system32")
+
+
 def _climbs(path: str) -> bool:
     """Whether walking *path*'s segments goes above the starting directory."""
     depth = 0
     for segment in path.split("/"):
-        seg = segment.strip(" ")
+        seg = segment.strip(_BLANK)
         if not seg or seg == ".":
             continue
         if seg.strip(".") == "" or seg.rstrip(".? ") == "" or seg in ("..;", "..%00"):
@@ -125,8 +134,17 @@ def traversal_reason(text: str) -> str | None:
     path = text.translate(_SEPARATORS).lower()  # NUL dropped too: ".%00." is ".." to a filter
     if ".." in path and ("2f" in path or "5c" in path):
         path = _BARE_HEX_SEP.sub("/", path)
-    if ("/" in path and (".." in path or ".?" in path)) and _climbs(path):
+    if ("/" in path and (".." in path or "?" in path)) and _climbs(path):
         return "escapes the root directory"
+    if "...." in path and _GLUED_DOTS.search(path) is not None:
+        return "parent references glued to a system path"
+    if (
+        ".." in path
+        and "%" in path
+        and contains_any(path, _TARGET_NAMES)
+        and _JUNK_ESCAPE.search(path) is not None
+    ):
+        return "parent reference behind junk escapes"
     if contains_any(path, _SENSITIVE_WORDS) and _SENSITIVE_ANYWHERE.search(path):
         return "sensitive file"
     if path.count("..") >= 3 and _dot_dot_chain(path):
