@@ -453,6 +453,8 @@ def _stacked(tokens: list[Token], i: int) -> bool:
         return True  # T-SQL: ;IF 1=1 DROP ...
     if kind != "E":
         return False
+    if word == "drop" and nxt[0] == "w" and (after[0] in ("c", "C", ";") or i + 2 >= n):
+        return True  # ;DROP members --
     if word in ("drop", "create", "alter", "truncate", "rename"):
         return nxt[1] in (
             "table",
@@ -479,7 +481,7 @@ def _stacked(tokens: list[Token], i: int) -> bool:
             return after[1] in ("login", "user", "caller")
         return nxt[0] == "v" or nxt[1].startswith(("xp_", "sp_", "master"))
     if word == "declare":
-        return nxt[0] == "v"
+        return nxt[0] == "v" or (nxt[0] == "w" and after[1] in ("cursor", "table"))
     if word == "shutdown":
         return i + 1 >= n or nxt[0] in ("c", ";", "w")
     if word == "set":
@@ -487,7 +489,7 @@ def _stacked(tokens: list[Token], i: int) -> bool:
     if word == "grant":
         return True
     if word == "load":
-        return nxt[1] in ("data", "load_file")
+        return nxt[1] in ("data", "xml", "load_file")
     if word == "begin" and nxt[0] == "E":
         return True
     if word in ("begin", "call", "copy"):
@@ -516,7 +518,7 @@ def _select_body(tokens: list[Token], i: int) -> bool:
     if kind == "w":
         # select name, email from users / select password from users where ...
         j = i + 1
-        if j < n and (tokens[j][0] == "," or tokens[j][1] in ("/", "*", "+", "||")):
+        if j < n and (tokens[j][0] == "," or tokens[j][1] in ("/", "*", "+", "-", "||")):
             return True
         if j < n and tokens[j][1] in ("group", "order", "having", "limit", "into"):
             return True
@@ -606,6 +608,8 @@ def _analyse(
         return "stacked query"
     if kind == "U" and _union(tokens, start):
         return "union select"
+    if kind == "w" and word == "collate" and start + 2 < n and tokens[start + 2][0] == "c":
+        return "collation change before a comment"
     if kind == "k" and (quoted or parens or start == 0) and _clause(tokens, start):
         return "clause after a closed quote" if quoted else "clause"
     if (
@@ -658,7 +662,11 @@ def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | 
             return "union select"
         if kind == "E" and k > start and tokens[k - 1][0] in ("n", ")") and _stacked(tokens, k):
             return "statement after a value"
-        if kind == "k" and _clause(tokens, k) and tokens[k][1] in ("where", "having"):
+        if (
+            kind == "k"
+            and tokens[k][1] in ("where", "having", "group", "order")
+            and _clause(tokens, k)
+        ):
             return "clause"
         if kind not in _VALUE_ISH:
             return None
@@ -786,7 +794,13 @@ def _clause(tokens: list[Token], i: int) -> bool:
             return _tautology(tokens, i + 1)
         return _boolean_clause(tokens, i + 1, quoted=True) or nxt[0] == "("
     if word in ("order", "group"):
-        return nxt[1] == "by" and i + 2 < n and tokens[i + 2][0] in ("n", "f", "(")
+        if nxt[1] != "by" or i + 2 >= n:
+            return False
+        target = tokens[i + 2][0]
+        after_target = tokens[i + 3] if i + 3 < n else ("", "")
+        return target in ("n", "f", "(") or (
+            target == "w" and (after_target[0] in ("c", "C") or after_target[1] == "having")
+        )
     if word == "into":
         return nxt[1] in ("outfile", "dumpfile") or nxt[0] == "v"
     if word == "limit":
@@ -883,7 +897,9 @@ def _anywhere(tokens: list[Token]) -> str | None:
             return "stored procedure"
         if word == "case" and _case_expression(tokens, i):
             return "case expression"
-        if kind == "v" and word in _SERVER_VARIABLES:
+        if kind == "v" and (
+            word in _SERVER_VARIABLES or word.split(".", 1)[0] in _SERVER_VARIABLES
+        ):
             return "server variable"
         if kind == "&" and word in ("and", "or", "&&", "||") and _delay_call(tokens, i + 1):
             return "time delay"
