@@ -314,9 +314,18 @@ def test_time_is_bounded_on_long_repetitive_input(atoms: list[str]) -> None:
     assert time.perf_counter() - started < 0.25, atoms
 
 
-def test_time_is_bounded_on_a_long_run_before_a_parenthesis() -> None:
-    # Once quadratic: every start position of the run rescanned it looking for "(".
-    value = "system('echo " + "X" * 9_000 + "')"
+@pytest.mark.parametrize(
+    "value",
+    [
+        "system('echo " + "X" * 9_000 + "')",  # every start rescanned the run looking for "("
+        "." * 10_000,  # every start of a dot run rescanned it looking for "etc"
+        "%c0%ae" * 1_666,
+        "on" * 5_000,
+        "<a " * 3_333,
+    ],
+    ids=["run-before-paren", "dot-run", "overlong-run", "on-run", "open-tags"],
+)
+def test_time_is_bounded_on_runs_that_were_once_quadratic(value: str) -> None:
     started = time.perf_counter()
     scan(value)
     assert time.perf_counter() - started < 0.25

@@ -94,7 +94,7 @@ _DRIVE = re.compile(r"^[a-z]:/")
 _BLANK: Final = " " + "".join(chr(c) for c in range(32))
 # Percent signs followed by something no decoder reads (%pc, %qf, %8s) used as separators.
 # Separators stripped by a filter: "........etcpasswd", "....web-infweb.xml".
-_GLUED_DOTS = re.compile(r"\.{4,}/?(?:etc|web-inf|windows|winnt|boot\.ini|oot\.ini|inetpub)")
+_GLUED_DOTS = re.compile(r"(?<!\.)\.{4,}/?(?:etc|web-inf|windows|winnt|boot\.ini|oot\.ini|inetpub)")
 _JUNK_ESCAPE = re.compile(r"%(?:[g-z][0-9a-z]|[0-9a-f][g-z])")
 _TARGET_NAMES: Final = ("passwd", "shadow", "hosts", "issue", "boot.ini", "win.ini", "system32")
 
