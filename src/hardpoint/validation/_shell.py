@@ -396,7 +396,7 @@ _LEAD_WORD = re.compile(r"[a-z0-9._-]+")
 # Characters the shell removes or expands inside a word: c'a't, c\\at, c$@at, pi``ng.
 _WORD_BREAKERS: Final = frozenset("'\"\\^$`")
 _NOISE_CHARS = re.compile(r"['\"\\^]")
-_SPLIT_CHARS = re.compile(r"[;|&\n\r`$%\\'\"(]")
+_SPLIT_CHARS = re.compile(r"[;|&\n\r`$%\\{]")
 _IFS = re.compile(r"\$\{?ifs\}?(?:\$\d)?")
 # Expansions that are empty in practice ($@, $9, ``, $()) hide a command inside a word.
 _EMPTY_EXPANSION = re.compile(
