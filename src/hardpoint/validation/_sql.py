@@ -68,104 +68,83 @@ _CMP_WORDS: Final = frozenset(
 _CONSTANTS: Final = frozenset(
     {"true", "false", "null", "current_user", "user", "database", "session_user", "system_user"}
 )
-# Functions whose only use in a request value is an attack: time-based blind, file access,
-# error-based extraction, out-of-band channels, command execution.
-_ATTACK_FUNCTIONS: Final = frozenset(
+# Functions strong enough alone, in any context: time delays, file access, error-based
+# extraction, out-of-band channels, command execution.
+_ALWAYS_FUNCTIONS: Final = frozenset(
     {
-        "sleep",
-        "pg_sleep",
         "benchmark",
-        "load_file",
+        "ctxsys.drithsx.sn",
+        "dbms_lock.sleep",
+        "dbms_pipe.receive_message",
         "extractvalue",
+        "gtid_subset",
+        "lo_import",
+        "load_file",
+        "name_const",
+        "pg_read_file",
+        "pg_sleep",
+        "randomblob",
+        "sp_executesql",
+        "sp_makewebtask",
+        "sp_oacreate",
         "updatexml",
+        "utl_http.request",
+        "utl_inaddr.get_host_address",
+        "utl_inaddr.get_host_name",
         "xp_cmdshell",
         "xp_dirtree",
         "xp_regread",
-        "sp_oacreate",
-        "sp_executesql",
-        "sp_makewebtask",
-        "dbms_pipe.receive_message",
-        "dbms_lock.sleep",
-        "utl_inaddr.get_host_address",
-        "utl_inaddr.get_host_name",
-        "utl_http.request",
-        "ctxsys.drithsx.sn",
-        "randomblob",
-        "version",
-        "user_name",
-        "db_name",
-        "current_database",
-        "pg_read_file",
-        "lo_import",
-        "group_concat",
-        "json_keys",
-        "geometrycollection",
-        "polygon",
-        "multipoint",
-        "exp",
-        "gtid_subset",
-        "name_const",
-        "make_set",
-        "elt",
+    }
+)
+# Functions attackers call inside a condition or a select list (string slicing, casts,
+# conditionals): evidence together with SQL around them, never alone.
+_ATTACK_FUNCTIONS: Final = _ALWAYS_FUNCTIONS | frozenset(
+    {
+        "@@version",
+        "ascii",
+        "case",
+        "cast",
         "char",
         "chr",
         "concat",
         "concat_ws",
-        "ascii",
-        "substring",
-        "substr",
-        "mid",
-        "ord",
+        "convert",
+        "count",
+        "current_database",
+        "db_name",
+        "elt",
+        "exp",
+        "floor",
+        "geometrycollection",
+        "group_concat",
         "hex",
-        "unhex",
         "if",
         "iif",
-        "case",
-        "count",
-        "length",
-        "len",
-        "cast",
-        "convert",
-        "rand",
-        "floor",
-        "md5",
-        "sha1",
-        "pi",
-        "row",
-        "schema",
-        "system_user",
-        "session_user",
-        "@@version",
-    }
-)
-# Functions strong enough alone, in any context.
-_ALWAYS_FUNCTIONS: Final = frozenset(
-    {
-        "pg_sleep",
-        "benchmark",
-        "load_file",
-        "extractvalue",
-        "updatexml",
-        "xp_cmdshell",
-        "xp_dirtree",
-        "xp_regread",
-        "sp_oacreate",
-        "sp_executesql",
-        "sp_makewebtask",
-        "dbms_pipe.receive_message",
-        "dbms_lock.sleep",
-        "utl_inaddr.get_host_address",
-        "utl_inaddr.get_host_name",
-        "utl_http.request",
-        "ctxsys.drithsx.sn",
-        "pg_read_file",
-        "lo_import",
-        "gtid_subset",
-        "name_const",
-        "randomblob",
         "isnull",
+        "json_keys",
+        "len",
+        "length",
         "lpad",
+        "make_set",
+        "md5",
+        "mid",
+        "multipoint",
+        "ord",
+        "pi",
+        "polygon",
+        "rand",
+        "row",
         "rpad",
+        "schema",
+        "session_user",
+        "sha1",
+        "sleep",
+        "substr",
+        "substring",
+        "system_user",
+        "unhex",
+        "user_name",
+        "version",
     }
 )
 _SCHEMA_WORDS: Final = frozenset(
@@ -423,7 +402,7 @@ def _boolean_clause(
             same = first[1] == tokens[right_start][1] and op[1] == "="
             return same or (right < n and tokens[right][0] == "c")
         return True
-    if first[0] == "f" and first[1] not in _ATTACK_FUNCTIONS and first[1] not in _ALWAYS_FUNCTIONS:
+    if first[0] == "f" and first[1] not in _ATTACK_FUNCTIONS:
         return end < n and tokens[end][0] == "c"
     if first[0] == "n" and first[1].isdigit() and not quoted:
         # 1 OR 1--: a bare number alone needs the comment or statement end that makes it SQL.
@@ -1082,7 +1061,7 @@ def _wants_anywhere(low: str) -> bool:
         call = _CALL.search(low, max(0, paren - 48), paren)
         if call is not None:
             name = call.group(1)
-            if name in _ATTACK_FUNCTIONS or name in _ALWAYS_FUNCTIONS or name in _CALL_WORDS:
+            if name in _ATTACK_FUNCTIONS or name in _CALL_WORDS:
                 return True
         paren = low.find("(", paren + 1)
     if ";" in low:
