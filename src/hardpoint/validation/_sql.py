@@ -210,31 +210,40 @@ Token = tuple[str, str]
 def _lex(text: str, limit: int = 48) -> list[Token]:
     """Tokens of *text* as (type, text), block comments dropped, at most *limit* tokens."""
     tokens: list[Token] = []
+    append = tokens.append
+    size = len(text)
+    keyword = _KEYWORD_TYPES.get
     for match in _TOKEN.finditer(text):
-        group = match.lastgroup
-        value = match.group()
-        if group is None or (group == "lcomment" and match.end() < len(text)):
-            continue  # trailing whitespace, or a line comment that more code follows
-        value = match.group(group)
-        if group == "bcomment":
-            if not value.endswith("*/") and match.end() >= len(text):
-                tokens.append(("C", value))  # an open comment swallowing the rest of the query
+        index = match.lastindex
+        if index is None:
+            continue  # trailing whitespace
+        value = match.group(index)
+        if index == _WORD:
+            kind = keyword(value)
+            if kind is None:
+                kind = "T" if value in _SCHEMA_WORDS or value.startswith(_SCHEMA_PREFIXES) else "w"
+            append((kind, value))
+        elif index == _PUNCT:
+            append((value, value))
+        elif index == _OP:
+            append(("&" if value in ("||", "&&") else "o", value))
+        elif index == _NUM:
+            append(("n", value))
+        elif index == _LCOMMENT:
+            if match.end() < size:
+                continue  # a line comment that more code follows: whitespace
+            append(("c", value))
+        elif index == _BCOMMENT:
+            if not value.endswith("*/") and match.end() >= size:
+                append(("C", value))  # an open comment swallowing the rest of the query
                 break
             if value.startswith("/*!"):
                 # MySQL executes versioned comments: lex their body as code.
                 body = value[3:].rstrip("/").rstrip("*").lstrip("0123456789")
                 tokens.extend(_lex(body, limit - len(tokens)))
             continue
-        if group == "word":
-            tokens.append(_classify_word(value))
-        elif group == "punct":
-            tokens.append((value, value))
-        elif group == "op":
-            tokens.append(("&" if value in ("||", "&&") else "o", value))
-        elif group == "num":
-            tokens.append(("n", value))
         else:
-            tokens.append((_TYPE_OF_GROUP.get(group or "other", "?"), value))
+            append((_TYPE_OF_INDEX[index], value))
         if len(tokens) >= limit:
             break
     # A word directly before "(" is a function call.
@@ -242,6 +251,13 @@ def _lex(text: str, limit: int = 48) -> list[Token]:
         if tokens[i + 1][0] == "(" and tokens[i][0] == "w":
             tokens[i] = ("f", tokens[i][1])
     return tokens
+
+
+# Group numbers of _TOKEN, looked up once: match.lastindex is cheaper than lastgroup.
+_INDEX = _TOKEN.groupindex
+_WORD, _PUNCT, _OP, _NUM = _INDEX["word"], _INDEX["punct"], _INDEX["op"], _INDEX["num"]
+_LCOMMENT, _BCOMMENT = _INDEX["lcomment"], _INDEX["bcomment"]
+_TYPE_OF_INDEX: Final = {_INDEX[name]: kind for name, kind in _TYPE_OF_GROUP.items()}
 
 
 _KEYWORD_TYPES: Final = {
@@ -313,15 +329,6 @@ _KEYWORD_TYPES: Final = {
     "false": "n",
     "null": "n",
 }
-
-
-def _classify_word(word: str) -> Token:
-    kind = _KEYWORD_TYPES.get(word)
-    if kind is not None:
-        return (kind, word)
-    if word in _SCHEMA_WORDS or word.startswith(_SCHEMA_PREFIXES):
-        return ("T", word)
-    return ("w", word)
 
 
 def _operand_end(tokens: list[Token], i: int) -> int:
