@@ -23,14 +23,24 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="run every available component on embedded defaults and print what each did",
+        help="serve a small app built from every component, drive traffic at it, summarise",
         description=(
-            "Run the components on embedded defaults (no Redis, database or cloud account "
-            "needed) and print a summary table. HARDPOINT_REDIS_URL switches the cache to Redis."
+            "Start a small Starlette service on a free loopback port, built from every "
+            "component on embedded defaults (no Redis, database or cloud account needed), send "
+            "it scripted traffic and print what each component did. HARDPOINT_REDIS_URL "
+            "switches the cache to Redis, DATABASE_URL the database to PostgreSQL."
         ),
     )
     demo.add_argument(
         "--quiet", action="store_true", help="print only the summary table, no progress lines"
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the service up after the summary, for a browser (Ctrl-C stops)",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, help="loopback port to serve on (default: a free one)"
     )
     db = commands.add_parser(
         "db",
@@ -91,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from hardpoint._demo import run_demo
 
-        return run_demo(quiet=args.quiet, out=sys.stdout)
+        return run_demo(quiet=args.quiet, serve=args.serve, port=args.port, out=sys.stdout)
     if args.command == "db":
         return _db_check(args.url, args.schemas, args.limit)
     if args.command == "audit":
