@@ -184,8 +184,9 @@ async def test_real_server_passes_benign_and_blocks_attacks(server: Server) -> N
         response = await client.post("/echo", content=chunks())  # chunked, not UTF-8
         assert response.status_code == 200
         assert response.content == raw
-        response = await client.post("/echo", content=b"x" * (LIMIT + 1))
-        assert response.status_code == 413
+    # An over-limit body is not sent from here: the 413 comes with "Connection: close" before
+    # the body is read, and a client still writing may see the reset of that close instead of
+    # the response (a race in any server). The raw-socket tests below check the 413 exactly.
     assert server.seen == [body, raw]
 
 
