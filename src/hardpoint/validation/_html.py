@@ -120,6 +120,7 @@ _JS_STRONG: Final = (
         re.compile(
             r"\bdocument\s*\.\s*(?:cookie|domain|write|writeln|body|createelement|queryselector\w*"
             r"|getelementby\w+|documentelement|location|forms|images|links|head)\b"
+            r"|document\s*\.\s*cookie|\(\s*document\s*\)\s*\[\s*['\"`]"
         ),
     ),
     (
@@ -220,7 +221,8 @@ def _tag_reason(low: str) -> str | None:
     parse_attributes = _attributes_worth_parsing(low)
     for match in _TAG.finditer(low):
         name = match.group(1)
-        if name in _DANGEROUS_TAGS or name.startswith(("svg:", "xsl:", "xi:", "html:")):
+        local = name.rpartition(":")[2]  # <v:vmlframe>: the namespace does not change the tag
+        if local in _DANGEROUS_TAGS or name.startswith(("svg:", "xsl:", "xi:", "html:")):
             return f"<{name}> element"
         if name in _FORM_TAGS and low[match.end() : match.end() + 1].isspace():
             return f"<{name}> element"
