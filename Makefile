@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/llm_cache_bench.py
 	$(BIN)/python benchmarks/secrets_bench.py
 	$(BIN)/python benchmarks/pool_bench.py
+	$(BIN)/python benchmarks/validation_bench.py
 	$(BIN)/python benchmarks/metrics_bench.py
 
 clean:
