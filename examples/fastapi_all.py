@@ -1,16 +1,16 @@
 """Four modules in one FastAPI app: cache, validation, secrets and metrics; runs offline.
 
-The part between the markers is the README's example, word for word (a test checks it).
-Run it with ``python examples/fastapi_all.py``: it calls the app in-process through httpx's
-ASGI transport and prints what each module did. Serve it for real with
-``uvicorn examples.fastapi_all:app``.
+The part between the snippet markers is the README's example, word for word (a test checks
+it); docs/index.md includes it. Run it with ``python examples/fastapi_all.py``: it calls the
+app in-process through httpx's ASGI transport and prints what each module did. Serve it for
+real with ``uvicorn examples.fastapi_all:app``.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-# --- README example: start ---
+# --8<-- [start:readme]
 from fastapi import FastAPI
 from starlette.routing import Route
 
@@ -37,7 +37,7 @@ async def weather(city: str) -> dict[str, str | int]:
     return await forecast(city)
 
 
-# --- README example: end ---
+# --8<-- [end:readme]
 
 
 def sample(name: str, labels: dict[str, str]) -> float:
