@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,13 @@ def test_demo_without_its_extras_names_them() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("2 ")
     assert "hardpoint[all]" in result.stdout
+
+
+def test_readme_example_is_the_tested_example() -> None:
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text()
+    example = (root / "examples" / "fastapi_all.py").read_text()
+    marked = example.split("# --8<-- [start:readme]\n")[1]
+    marked = marked.split("# --8<-- [end:readme]")[0].strip()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    assert marked in [block.strip() for block in blocks]
