@@ -684,6 +684,10 @@ def _database(stack: contextlib.ExitStack) -> tuple[Engine, str]:
 
     url = os.environ.get("DATABASE_URL")
     if url:
+        # The app queries through the sync engine: psycopg 3 for any PostgreSQL URL.
+        scheme, _, rest = url.partition("://")
+        if scheme in ("postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg_async"):
+            url = f"postgresql+psycopg://{rest}"
         label = "PostgreSQL ($DATABASE_URL)"
     else:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hardpoint-demo-"))
