@@ -28,7 +28,8 @@ def _build_parser() -> argparse.ArgumentParser:
             "Start a small Starlette service on a free loopback port, built from every "
             "component on embedded defaults (no Redis, database or cloud account needed), send "
             "it scripted traffic and print what each component did. HARDPOINT_REDIS_URL "
-            "switches the cache to Redis, DATABASE_URL the database to PostgreSQL."
+            "switches the cache to Redis, DATABASE_URL the database to PostgreSQL (the demo "
+            "creates and drops a table named hp_demo_products there)."
         ),
     )
     demo.add_argument(
