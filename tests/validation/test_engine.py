@@ -329,12 +329,15 @@ def test_time_is_bounded_on_long_repetitive_input(atoms: list[str]) -> None:
         "system('echo " + "X" * 9_000 + "')",  # every start rescanned the run looking for "("
         "." * 10_000,  # every start of a dot run rescanned it looking for "etc"
         "%c0%ae" * 1_666,
-        "on" * 5_000,
+        "on" * 5_000,  # a handler name's letter run rescanned from every "on"
+        "onx" * 3_333,
         "<a " * 3_333,
     ],
-    ids=["run-before-paren", "dot-run", "overlong-run", "on-run", "open-tags"],
+    ids=["run-before-paren", "dot-run", "overlong-run", "on-run", "onx-run", "open-tags"],
 )
 def test_time_is_bounded_on_runs_that_were_once_quadratic(value: str) -> None:
     started = time.perf_counter()
     scan(value)
-    assert time.perf_counter() - started < 0.25
+    for check in (decode, sql_reason, xss_reason, traversal_reason, command_reason):
+        check(value)  # each detector on its own too: scan() skips some for plain letters
+    assert time.perf_counter() - started < 0.5

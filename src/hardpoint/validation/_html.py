@@ -263,7 +263,7 @@ def _tag_reason(low: str) -> str | None:
 
 
 # A value is only worth tokenizing when it could hold markup or a script scheme.
-_PREFILTER = re.compile(r"[<>\"'`\[]|script|expression|on[a-z]{3,}\s*=|\(|data:|document|binding")
+_PREFILTER = re.compile(r"[<>\"'`\[]|script|expression|on[a-z]{3,40}\s*=|\(|data:|document|binding")
 
 
 # Words that every script payload below needs; prose without them skips the JS patterns.

@@ -514,10 +514,6 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
     return None
 
 
-# Characters a command injection cannot do without.
-_PREFILTER = re.compile(r"[;|&`$\n\r%{(]|^\s*[a-z/]", re.MULTILINE)  # unused: see engine
-
-
 def command_reason(text: str) -> str | None:
     """Why *text* (already decoded) is a command injection, or None."""
     low = text.lower()

@@ -41,7 +41,6 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
-_LOGIC: Final = frozenset({"and", "or", "xor", "&&", "||", "not"})
 _CMP: Final = frozenset(
     {
         "=",
@@ -364,9 +363,6 @@ def _skip_parens(tokens: list[Token], i: int) -> int:
                 return i + 1
         i += 1
     return n
-
-
-_STRONG_OPERAND: Final = frozenset({"s", "n", "v", "f", "(", "S", "T"})
 
 
 def _boolean_clause(
