@@ -320,7 +320,9 @@ def test_time_is_bounded_on_long_repetitive_input(atoms: list[str]) -> None:
     value = ("".join(atoms) * 10_000)[:10_000]
     started = time.perf_counter()
     scan(value)
-    assert time.perf_counter() - started < 0.25, atoms
+    for check in (decode, sql_reason, xss_reason, traversal_reason, command_reason):
+        check(value)
+    assert time.perf_counter() - started < 0.5, atoms
 
 
 @pytest.mark.parametrize(
