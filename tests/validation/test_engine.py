@@ -102,6 +102,8 @@ COMMAND_INJECTION = [
     "a%0Aid",
     "& powershell -enc SQBFAFgA",
     "{cat,/etc/passwd}",
+    "a; systemctl stop auditd",
+    "x && nmap 10.0.0.0/24",
 ]
 BENIGN = [
     "O'Brien",
@@ -148,6 +150,7 @@ BENIGN = [
     "Save 100%; code C0FFEE",
     "Everything except select members of staff",
     "Please drop the ball; it's fine",
+    "Meet me (where?) at noon; screen time is over",
 ]
 
 
