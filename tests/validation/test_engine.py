@@ -104,6 +104,9 @@ COMMAND_INJECTION = [
     "{cat,/etc/passwd}",
     "a; systemctl stop auditd",
     "x && nmap 10.0.0.0/24",
+    "pi``ng -c 3 10.0.0.1",  # an empty expansion inside the command name
+    "strace whoami",
+    "sqlmap -u http://victim.test/?id=1",
 ]
 BENIGN = [
     "O'Brien",
@@ -151,6 +154,7 @@ BENIGN = [
     "Everything except select members of staff",
     "Please drop the ball; it's fine",
     "Meet me (where?) at noon; screen time is over",
+    "sudo apt-get install texlive",  # an installation guide, not an injection
 ]
 
 

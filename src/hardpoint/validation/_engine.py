@@ -14,7 +14,7 @@ from typing import Final
 from ._decode import decode
 from ._html import xss_reason
 from ._path import traversal_reason
-from ._shell import command_reason
+from ._shell import PROGRAMS, command_reason
 from ._sql import plain_sql_shape, sql_reason
 from ._types import ALL_DETECTORS, Detector, Finding
 
@@ -98,6 +98,12 @@ _PLAIN_SHELL = re.compile(
 )
 
 
+def _starts_with_a_program(low: str) -> bool:
+    """A plain value whose first word names a program: "cscli alerts list", "sleep 5"."""
+    first = low.split(None, 1)
+    return bool(first) and (first[0] in PROGRAMS or first[0] in ("sleep", "netsh", "nohup"))
+
+
 def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
     """Plain words can still spell ``1 union select 2`` or a bare command line."""
     low = value.lower()
@@ -111,7 +117,9 @@ def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
         reason = traversal_reason(value)
         if reason is not None:
             return Finding(Detector.PATH_TRAVERSAL, reason)
-    if Detector.COMMAND_INJECTION in enabled and (" -" in value or _PLAIN_SHELL.match(value)):
+    if Detector.COMMAND_INJECTION in enabled and (
+        " -" in value or _PLAIN_SHELL.match(value) or _starts_with_a_program(low)
+    ):
         reason = command_reason(value)
         if reason is not None:
             return Finding(Detector.COMMAND_INJECTION, reason)

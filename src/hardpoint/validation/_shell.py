@@ -18,7 +18,7 @@ from typing import Final
 
 from ._text import contains_any, matches_gated
 
-__all__ = ["command_reason"]
+__all__ = ["PROGRAMS", "command_reason"]
 
 # Commands that are also common words (or that users type in prose): they need evidence.
 _AMBIGUOUS: Final = frozenset(
@@ -134,7 +134,7 @@ _AMBIGUOUS: Final = frozenset(
         "wsl",
     }
 )
-# Administration, build and attack tools whose names are not words either.
+# Administration and attack tools whose names are not words either.
 _PROGRAMS: Final = frozenset(
     {
         "7z",
@@ -445,6 +445,9 @@ _LEADING_QUOTE = re.compile(r"\s*['\"](?=\s)")
 # Quotes, escapes or expansions inside a word (w'h'o, c$@at, pi``ng) or a backslash before it
 # (\\ls skips an alias): the shell removes them, people do not type them.
 _INNER_NOISE = re.compile(r"[a-z0-9]['\"\\^$`]+[a-z0-9]|^\\[a-z]")
+_ANSI_ESCAPE = re.compile(r"(?:\\033|\x1b)\[[\d;]*[a-z]?")
+# An expansion that is empty in practice, between two letters of a word: pi``ng, cu$@rl.
+_INNER_EXPANSION = re.compile(r"[a-z0-9](?:``|\$\(\)|\$\{?[@*#?!0-9]\}?)[a-z0-9]")
 _DELAY_ONLY = re.compile(r"\s+\d{1,4}\s*\Z")
 _LEAD_WORD = re.compile(r"[a-z0-9._-]+")
 # Characters the shell removes or expands inside a word: c'a't, c\\at, c$@at, pi``ng.
@@ -526,6 +529,7 @@ _BATCH = re.compile(
     r"|for\s+(?:/[a-z]\s+)*(?:\"[^\"]*\"\s+|\S+\s+)?%%?[\w@~/\[\]-]*\s+in\s*\()"
 )
 # Programs that run the command named after them: strace whoami, time ifconfig, which wget.
+# (sudo is left out: "sudo apt-get install ..." fills installation guides.)
 _WRAPPERS: Final = frozenset(
     {
         "strace",
@@ -533,7 +537,6 @@ _WRAPPERS: Final = frozenset(
         "time",
         "nohup",
         "nice",
-        "sudo",
         "which",
         "watch",
         "busybox",
@@ -639,7 +642,7 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
     word = seg[:end]
     if not word or (word not in _COMMANDS and word not in _WRAPPERS):
         return None
-    if evasive and word in _COMMANDS and len(word) > 2:
+    if evasive and word in _COMMANDS and (len(word) > 2 or head.startswith("\\")):
         return word  # w'h'o'am'i, c$@at, \ls: the shell's own evasions, no word does that
     rest = seg[end:]
     if rest and not rest[0].isspace() and rest[0] not in "<>;|&\"'$)`,%+":
@@ -648,13 +651,18 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
         return None  # "(gdb) backtrace": a prompt or an aside, not a subshell
     if rest[:1] in ("'", '"') and separated:
         rest = ""  # the quote of the attribute or argument the value sat in
-    if word in _WRAPPERS and word not in _COMMANDS:
+    if word in _WRAPPERS:
         following = rest.split(None, 1)
-        return word if following and following[0] in _COMMANDS else None
+        if following and following[0] in _COMMANDS:
+            return word  # strace whoami, nohup ifconfig, which wget
+        if word not in _COMMANDS:
+            return None
     if word in _SUBCOMMANDS:
         following = rest.split(None, 1)
         return word if following and following[0] in _SUBCOMMANDS[word] else None
     if not separated:
+        if word in _PROGRAMS and rest.strip():
+            return word  # ansible-playbook site.yml: a tool no sentence starts with, and its args
         if word in ("sleep", "ping", "timeout") and _DELAY_ONLY.match(rest):
             return word  # "sleep 5": the whole value is a time-based probe
         return word if _STRONG_ARG.match(rest) else None
@@ -674,12 +682,19 @@ def command_reason(text: str) -> str | None:
     low = text.lower()
     if " " not in low and "+" in low:
         low = low.replace("+", " ")  # form encoding: dir+c:/
+    if "\\033[" in low or "\x1b[" in low:
+        low = _ANSI_ESCAPE.sub("", low)  # terminal escapes that hide what follows
     if _strong_shell(low):
         return "shell construct"
     if "$" in low or "`" in low:
+        hidden = _INNER_EXPANSION.search(low) is not None
         low = _EMPTY_EXPANSION.sub("", low)
         if _strong_shell(low):
             return "shell construct"
+        if hidden:
+            for part in _SPLIT.split(low):
+                if _command_at(part, separated=True):
+                    return "command hidden by an empty expansion"
     if ("if " in low or "for " in low) and _BATCH.search(low):
         return "batch command"
     if "{" in low and "," in low and "}" in low:
@@ -730,3 +745,7 @@ def command_reason(text: str) -> str | None:
     if "/" in low and _GLOB_PATH.search(low):
         return "glob path"
     return None
+
+
+PROGRAMS: Final = _PROGRAMS
+"""Tool names that start a command line wherever they start a value."""
