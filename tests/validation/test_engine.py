@@ -107,6 +107,8 @@ COMMAND_INJECTION = [
     "pi``ng -c 3 10.0.0.1",  # an empty expansion inside the command name
     "strace whoami",
     "sqlmap -u http://victim.test/?id=1",
+    "alias ls='rm -rf ~'",
+    ":set shell=/bin/sh \\!whoami",
 ]
 BENIGN = [
     "O'Brien",
@@ -155,6 +157,8 @@ BENIGN = [
     "Please drop the ball; it's fine",
     "Meet me (where?) at noon; screen time is over",
     "sudo apt-get install texlive",  # an installation guide, not an injection
+    "Markdown needs \\! before a bang",
+    "Meet at the cafe; at 10:30 sharp",
 ]
 
 

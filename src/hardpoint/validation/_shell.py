@@ -23,6 +23,8 @@ __all__ = ["PROGRAMS", "command_reason"]
 # Commands that are also common words (or that users type in prose): they need evidence.
 _AMBIGUOUS: Final = frozenset(
     {
+        "ll",
+        "flock",
         "expect",
         "service",
         "strings",
@@ -137,6 +139,7 @@ _AMBIGUOUS: Final = frozenset(
 # Administration and attack tools whose names are not words either.
 _PROGRAMS: Final = frozenset(
     {
+        "cpulimit",
         "7z",
         "aa-complain",
         "aa-disable",
@@ -447,7 +450,14 @@ _LEADING_QUOTE = re.compile(r"\s*['\"](?=\s)")
 _INNER_NOISE = re.compile(r"[a-z0-9]['\"\\^$`]+[a-z0-9]|^\\[a-z]")
 _ANSI_ESCAPE = re.compile(r"(?:\\033|\x1b)\[[\d;]*[a-z]?")
 # An expansion that is empty in practice, between two letters of a word: pi``ng, cu$@rl.
-_INNER_EXPANSION = re.compile(r"[a-z0-9](?:``|\$\(\)|\$\{?[@*#?!0-9]\}?)[a-z0-9]")
+_INNER_EXPANSION = re.compile(r"[a-z0-9](?:``|\$\(\)|\$\{?[@*#?!0-9]\}?)(?:[a-z0-9]|\s)")
+# Shell builtins whose arguments have a shape of their own.
+_GRAMMAR: Final = {
+    "alias": re.compile(r"\s+['\"]?[^\s='\"]+['\"]?=\S"),
+    "at": re.compile(r"\s+\d{1,2}:\d{2}\s+['\"]"),  # at 2:00 "command": a quoted job
+    "trap": re.compile(r"\s+['\"][^'\"]+['\"]\s+(?:sig)?[a-z]+"),
+}
+_EDITOR_ESCAPE = re.compile(r"\\!\s*([a-z][\w.-]{0,30})")
 _DELAY_ONLY = re.compile(r"\s+\d{1,4}\s*\Z")
 _LEAD_WORD = re.compile(r"[a-z0-9._-]+")
 # Characters the shell removes or expands inside a word: c'a't, c\\at, c$@at, pi``ng.
@@ -588,7 +598,7 @@ _ARG_EVIDENCE = re.compile(
     r"""|\s+(?:-[a-z]|/[a-z?*\[]|\$|%))"""
 )
 # Evidence strong enough for a value that is a whole command line with no separator.
-_STRONG_ARG = re.compile(r"""^\s+(?:-{1,2}[a-z]|/[a-z?*\[]|[a-z]:[\\/]|~/|https?://)""")
+_STRONG_ARG = re.compile(r"""^\s+(?:-{1,2}[a-z]|/[a-z?*\[]|/(?:;|\s*$)|[a-z]:[\\/]|~/|https?://)""")
 _PATH_COMMAND = re.compile(r"^(?:/?(?:usr/|s?bin/|usr/local/)+[a-z0-9_.-]+|[a-z]:\\windows\\)")
 _SUBSTITUTION = re.compile(r"[$<>]\(\s*[a-z/][^)]{0,256}\)|`\s*[a-z/][^`]{0,256}`|\$\{[a-z_]+\}")
 _PHP_CALL = re.compile(
@@ -657,6 +667,8 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
             return word  # strace whoami, nohup ifconfig, which wget
         if word not in _COMMANDS:
             return None
+    if word in _GRAMMAR and _GRAMMAR[word].match(rest):
+        return word  # alias x='curl', at 2:00 "...", trap 'rm ...' EXIT
     if word in _SUBCOMMANDS:
         following = rest.split(None, 1)
         return word if following and following[0] in _SUBCOMMANDS[word] else None
@@ -686,6 +698,10 @@ def command_reason(text: str) -> str | None:
         low = _ANSI_ESCAPE.sub("", low)  # terminal escapes that hide what follows
     if _strong_shell(low):
         return "shell construct"
+    if "\\!" in low:
+        for escape in _EDITOR_ESCAPE.finditer(low):
+            if escape.group(1) in _COMMANDS:
+                return "editor shell escape"  # vi's :!whoami
     if "$" in low or "`" in low:
         hidden = _INNER_EXPANSION.search(low) is not None
         low = _EMPTY_EXPANSION.sub("", low)
@@ -693,7 +709,8 @@ def command_reason(text: str) -> str | None:
             return "shell construct"
         if hidden:
             for part in _SPLIT.split(low):
-                if _command_at(part, separated=True):
+                words = part.split(None, 1)
+                if words and words[0].strip("'\"") in _COMMANDS:
                     return "command hidden by an empty expansion"
     if ("if " in low or "for " in low) and _BATCH.search(low):
         return "batch command"
