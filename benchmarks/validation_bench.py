@@ -231,9 +231,14 @@ async def detection(report: Report, client: Client, corpora: Path, quick: bool) 
             rate_all = 100 * hits_json / len(lines)
             rate_kept = 100 * kept_hits / kept if kept else 0.0
             report.target(
-                f"detection {name} >= {target:g}% (JSON field)",
+                f"detection {name} >= {target:g}%, every line (JSON field)",
                 rate_all >= target,
-                f"{rate_all:.2f}% of all lines; {rate_kept:.2f}% without the disputed lines",
+                f"{rate_all:.2f}%",
+            )
+            report.target(
+                f"detection {name} >= {target:g}%, disputed lines left out (JSON field)",
+                rate_kept >= target,
+                f"{rate_kept:.2f}% of {kept:,} lines",
             )
     pooled_hits = pooled_lines = 0
     for name in (*NATURAL, "fp_regressions"):
