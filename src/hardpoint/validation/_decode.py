@@ -133,6 +133,8 @@ def _fold_run(raw: bytes) -> str:
                 out.append(chr(cp))
             i += width
             continue
+        if b == 0xA0:
+            out.append(" ")  # a lone 0xA0 is Latin-1's no-break space: a separator
         i += 1  # a byte that starts no character: dropped
     return "".join(out)
 

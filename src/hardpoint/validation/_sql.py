@@ -24,7 +24,7 @@ __all__ = ["sql_reason"]
 # backtrack catastrophically. Input is lower-cased first.
 _TOKEN = re.compile(
     r"""
-    [\s\x00]*(?:
+    [\s\x00-\x1f]*(?:
     (?P<lcomment>--[^\n]*|\#[^\n]*)
   | (?P<bcomment>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
   | (?P<sq>'(?:[^'\\]|\\.|'')*(?:'|\Z))
@@ -275,6 +275,7 @@ _KEYWORD_TYPES: Final = {
     "in": "i",
     "between": "o",
     "sounds": "o",
+    "binary": "k",
     "ilike": "o",
     "similar": "o",
     "glob": "o",
@@ -460,6 +461,8 @@ def _stacked(tokens: list[Token], i: int) -> bool:
             "trigger",
         )
     if word == "delete":
+        if nxt[1] in ("low_priority", "quick", "ignore"):
+            nxt = after
         return nxt[1] == "from"
     if word == "insert":
         return nxt[1] == "into"
@@ -503,6 +506,8 @@ def _select_body(tokens: list[Token], i: int) -> bool:
     if kind == "s":
         return i + 1 < n and (tokens[i + 1][0] in (",", "U", "c") or tokens[i + 1][1] == "from")
     if kind == "n":
+        if i + 2 < n and tokens[i + 1][0] == "w" and tokens[i + 2][1] == "from":
+            return True  # select 1 alias from dual
         return i + 1 >= n or tokens[i + 1][0] in (",", "k", "c", ")", ";", "o", "&", "U")
     if kind == "w" and word in _CONSTANTS and (i + 1 >= n or tokens[i + 1][0] in (";", "c", ",")):
         return True
@@ -545,7 +550,7 @@ def _union(tokens: list[Token], i: int) -> bool:
     return i > 0 and tokens[i - 1][0] in ("n", ")", "c") and j >= n
 
 
-_VALUE_ISH: Final = frozenset({"n", "v", "s", "w", "(", ")", "o", "f", ","})
+_VALUE_ISH: Final = frozenset({"n", "v", "s", "w", "(", ")", "o", "f", ",", "i"})
 
 
 def _analyse(
@@ -604,6 +609,8 @@ def _analyse(
         return "statement"
     elif kind == "C" and parens == 0 and start > 0:
         return "open comment after a value"
+    elif complete and _number_then_comment(tokens):
+        return "comment after a number"
     if kind == ";" and _stacked(tokens, start + 1):
         return "stacked query"
     if kind == "U" and _union(tokens, start):
@@ -668,6 +675,15 @@ def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | 
             and _clause(tokens, k)
         ):
             return "clause"
+        if (
+            kind == "k"
+            and tokens[k][1] == "from"
+            and k > start
+            and tokens[k - 1][0] == ")"
+            and k + 2 < n
+            and tokens[k + 2][1] in ("where", "limit", "order", "group")
+        ):
+            return "clause after a value"
         if kind not in _VALUE_ISH:
             return None
         if kind == "w":
@@ -704,13 +720,30 @@ def _full_statement(tokens: list[Token]) -> bool:
     return False
 
 
+def _number_then_comment(tokens: list[Token]) -> bool:
+    """``1--``, ``1 * 1 /*``: a numeric value whose rest the comment removes from the query."""
+    if len(tokens) < 2 or tokens[-1][0] not in ("c", "C") or not _short_comment(tokens[-1][1]):
+        return False
+    if tokens[-1][1].lstrip("-#/* ")[:1].isdigit():
+        return False  # "34 -- 85" is arithmetic: minus minus eighty-five
+    body = tokens[:-1]
+    return body[0][0] in ("n", "v") and all(
+        kind in ("n", "v") or (kind == "o" and word in ("*", "+", "-", "/")) for kind, word in body
+    )
+
+
 def _parenthesised_comment(tokens: list[Token]) -> bool:
     """``( COS ( @a OR 'b') ) --``: a balanced SQL expression in parentheses, then a comment."""
     last = tokens[-1]
     if last[0] != "c" or not _short_comment(last[1]) or tokens[-2][0] != ")":
         return False
     inner = tokens[1:-2]
-    if not inner or _skip_parens(tokens, 0) != len(tokens) - 1:
+    depth = 0
+    for kind, _ in tokens[:-1]:  # balanced groups, possibly joined: ( @a ) IN ( 'b' ) --
+        depth += (kind == "(") - (kind == ")")
+        if depth < 0:
+            return False
+    if not inner or depth != 0:
         return False
     previous = ""
     for kind, _ in inner:
@@ -748,10 +781,10 @@ def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
         return False
     middle = tokens[start:-1]
     for k, t in enumerate(middle):
-        if t[0] in ("&", "o", "!", "s", "n", "(", ")", "i", "f", "U", "S"):
+        if t[0] in ("&", "o", "!", "s", "n", "(", ")", "i", "f", "U", "S", "k"):
             continue
-        if t[0] == "w" and k + 1 < len(middle) and middle[k + 1][1] in _CMP:
-            continue  # ' OR userid LIKE '%
+        if t[0] == "w" and k + 1 < len(middle) and middle[k + 1][0] in ("o", "&", "i", "!"):
+            continue  # ' OR userid LIKE '%, ' or column && '1
         return False
     symbolic = any(
         t[0] == "o" and t[1] in _CMP and k > 0 and middle[k - 1][0] in ("s", "n", ")")
@@ -763,8 +796,8 @@ def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
     if not operator:
         return False
     if tail == "":
-        # ' OR ', 'LIKE', ' - ': only when nothing but the quote came before.
-        return tokens[0][1] == "" and all(t[0] in ("&", "o", "!", "i") for t in middle)
+        # ' OR ', 'LIKE', ' OR ''*': only when nothing but the quote came before.
+        return tokens[0][1] == "" and all(t[0] in ("&", "o", "!", "i", "s", "n") for t in middle)
     return (len(tail) <= 4 or "=" in tail) and _TAIL.fullmatch(tail) is not None
 
 
@@ -799,7 +832,8 @@ def _short_comment(comment: str) -> bool:
     if comment.startswith("#"):
         return not any(c.isalnum() for c in comment)
     body = comment[2:].strip()
-    return len(body) <= 8 and " " not in body
+    # --sp_password: MSSQL leaves statements that mention it out of its trace.
+    return (len(body) <= 8 and " " not in body) or body.startswith("sp_password")
 
 
 def _clause(tokens: list[Token], i: int) -> bool:
@@ -980,6 +1014,7 @@ def _mentions_from(tokens: list[Token], i: int) -> bool:
 
 # Characters without which no SQL injection can be written; plain text without them (and
 # without the few keywords that need no punctuation) is skipped.
+_VERSIONED = re.compile(r"/\*!\d*")
 _PREFILTER_CHARS = re.compile(r"['\"`;=()#@<>|&*]|--|/\*")
 _PREFILTER_WORDS: Final = (
     "union",
@@ -1032,7 +1067,8 @@ _CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\Z")
 # The trigger words in a SQL shape, not an English one ("select the blue one", "in case"):
 # each branch starts with a literal, so the search is a fast scan.
 _SQL_PHRASE = re.compile(
-    r"select(?:\s*[*@(\d'\"`-]|\s+(?:all|distinct|top|null)\b|\s+[a-z_][\w.$]*\s*(?:,|from\b|\())"
+    r"select(?:\s*[*@(\d'\"`-]|\s+(?:all|distinct|top|null)\b"
+    r"|\s+[a-z_][\w.$]*\s*(?:[,;/*+|-]|from\b|\(|$))"
     r"|select\s*/\*|union(?:\s|/\*|\(|%)*(?:all|distinct|select|\()|waitfor\s+(?:delay|time)"
     r"|outfile|dumpfile|@@|declare\s+@|exec(?:ute)?\s*(?:\(|@|xp_|sp_|master|as\s)"
     r"|case\s+[^;]{0,40}?\bwhen\b|information_schema|sysobjects|syscolumns|sysusers|sys\.\w"
@@ -1064,7 +1100,7 @@ def _wants_anywhere(low: str) -> bool:
         call = _CALL.search(low, max(0, paren - 48), paren)
         if call is not None:
             name = call.group(1)
-            if name in _ATTACK_FUNCTIONS or name in _CALL_WORDS:
+            if name in _ATTACK_FUNCTIONS or name in _CALL_WORDS or name in _INFO_FUNCTIONS:
                 return True
         paren = low.find("(", paren + 1)
     if ";" in low:
@@ -1116,6 +1152,8 @@ def sql_reason(text: str) -> str | None:
     number of tokens, once bare and once per quote character the value contains.
     """
     low = text.lower()
+    if "/*!" in low:
+        low = _VERSIONED.sub(" ", low)  # MySQL runs /*!50000 ... */ bodies: read them as code
     if (
         _PREFILTER_CHARS.search(low) is None
         and not contains_any(low, _PREFILTER_WORDS)
