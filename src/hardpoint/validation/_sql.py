@@ -276,6 +276,13 @@ _KEYWORD_TYPES: Final = {
     "between": "o",
     "sounds": "o",
     "binary": "k",
+    "collate": "w",
+    "current_date": "n",
+    "current_time": "n",
+    "current_timestamp": "n",
+    "utc_date": "n",
+    "utc_time": "n",
+    "localtime": "n",
     "ilike": "o",
     "similar": "o",
     "glob": "o",
@@ -391,8 +398,8 @@ def _boolean_clause(
                 and (right >= n or tokens[right][0] in ("c", "o", ")"))
             )
         right_start = end + 1
-        if right_start < n and tokens[right_start][1] in ("not", "like"):
-            right_start += 1  # IS NOT, SOUNDS LIKE
+        if right_start < n and tokens[right_start][1] in ("not", "like", "to"):
+            right_start += 1  # IS NOT, SOUNDS LIKE, SIMILAR TO
         right = _operand_end(tokens, right_start)
         if right < 0:
             return False
@@ -545,9 +552,14 @@ def _union(tokens: list[Token], i: int) -> bool:
         if j < n and tokens[j][1] == "values":
             return j + 1 < n and tokens[j + 1][0] == "("
         return j < n and tokens[j][0] == "S" and _select_body(tokens, j + 1)
-    if j < n:
+    if j < n and tokens[j][0] not in ("c", "C"):
         return tokens[j][0] == "S"
-    return i > 0 and tokens[i - 1][0] in ("n", ")", "c") and j >= n
+    # A trailing UNION, or one that only comments follow: -1#...\nunion#...
+    return (
+        i > 0
+        and tokens[i - 1][0] in ("n", ")", "c")
+        and all(t[0] in ("c", "C") for t in tokens[j:])
+    )
 
 
 _VALUE_ISH: Final = frozenset({"n", "v", "s", "w", "(", ")", "o", "f", ",", "i"})
@@ -599,6 +611,14 @@ def _analyse(
                     return "comparison after a closed quote"
         if kind == "E" and _stacked(tokens, start):
             return "statement after a closed quote"
+        if (
+            kind == "!"
+            and start + 2 < n
+            and tokens[start + 1][1] in _CMP
+            and tokens[-1][0] == "c"
+            and _short_comment(tokens[-1][1])
+        ):
+            return "negated comparison after a closed quote"  # id'NOT LIKE id--
         if complete and _balanced_quote(tokens, start, quote):
             return "condition balanced by the closing quote"
         if complete and _open_comparison(tokens, start):
@@ -801,7 +821,7 @@ def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
     return (len(tail) <= 4 or "=" in tail) and _TAIL.fullmatch(tail) is not None
 
 
-_TAIL = re.compile(r"[a-z0-9_=%]+")
+_TAIL = re.compile(r"-?[a-z0-9_=%]+\s*")
 
 
 def _open_comparison(tokens: list[Token], start: int) -> bool:
