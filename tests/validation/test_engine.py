@@ -317,7 +317,7 @@ def test_every_function_is_total_on_any_text(value: str) -> None:
     decoded = decode(value)
     assert isinstance(decoded, str)
     for check in (sql_reason, xss_reason, traversal_reason, command_reason):
-        reason = check(decoded)
+        reason = check(decoded.lower())
         assert reason is None or isinstance(reason, str)
     assert isinstance(_lex(decoded.lower()), list)
     finding = scan(value)
@@ -328,7 +328,7 @@ def test_every_function_is_total_on_any_text(value: str) -> None:
 @given(st.lists(_RISKY, max_size=80).map("".join))
 def test_every_function_is_total_on_attack_fragments(value: str) -> None:
     for check in (sql_reason, xss_reason, traversal_reason, command_reason):
-        check(decode(value))
+        check(decode(value).lower())
     scan(value)
 
 
@@ -343,7 +343,7 @@ def test_time_is_bounded_on_long_repetitive_input(atoms: list[str]) -> None:
     started = time.perf_counter()
     scan(value)
     for check in (decode, sql_reason, xss_reason, traversal_reason, command_reason):
-        check(value)
+        check(value.lower())
     assert time.perf_counter() - started < 0.5, atoms
 
 
@@ -363,5 +363,5 @@ def test_time_is_bounded_on_runs_that_were_once_quadratic(value: str) -> None:
     started = time.perf_counter()
     scan(value)
     for check in (decode, sql_reason, xss_reason, traversal_reason, command_reason):
-        check(value)  # each detector on its own too: scan() skips some for plain letters
+        check(value.lower())  # each detector on its own too: scan() skips some for plain letters
     assert time.perf_counter() - started < 0.5

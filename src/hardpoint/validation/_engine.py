@@ -46,7 +46,7 @@ def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding 
     """Return the first finding in *value* among the *enabled* detectors, or None."""
     if _PLAIN.issuperset(value) and "0x" not in value:
         return _plain_words(value, enabled)
-    text = decode(value)
+    text = decode(value).lower()  # every detector works on lower case
     weak: Finding | None = None
     for detector, check in _CHECKS:
         if detector in enabled:
@@ -110,17 +110,17 @@ def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
     if Detector.SQLI in enabled and (
         not _PLAIN_SQL_WORDS.isdisjoint(low.split()) or plain_sql_shape(low)
     ):
-        reason = sql_reason(value)
+        reason = sql_reason(low)
         if reason is not None:
             return Finding(Detector.SQLI, reason)
     if Detector.PATH_TRAVERSAL in enabled and "." in value:
-        reason = traversal_reason(value)
+        reason = traversal_reason(low)
         if reason is not None:
             return Finding(Detector.PATH_TRAVERSAL, reason)
     if Detector.COMMAND_INJECTION in enabled and (
         " -" in value or _PLAIN_SHELL.match(value) or _starts_with_a_program(low)
     ):
-        reason = command_reason(value)
+        reason = command_reason(low)
         if reason is not None:
             return Finding(Detector.COMMAND_INJECTION, reason)
     return None

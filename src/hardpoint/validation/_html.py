@@ -297,8 +297,8 @@ _JS_WORDS: Final = (
 
 
 def xss_reason(text: str) -> str | None:
-    """Why *text* (already decoded) is a cross-site scripting payload, or None."""
-    low = text.lower()
+    """Why *text* (decoded and lower-cased) is a cross-site scripting payload, or None."""
+    low = text  # lower-cased by the engine
     if "\x00" in low:
         low = low.replace("\x00", "")  # <scr\0ipt>: browsers skip NUL inside markup
     if _PREFILTER.search(low) is None:

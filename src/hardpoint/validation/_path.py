@@ -128,10 +128,10 @@ def _dot_dot_chain(path: str) -> bool:
 
 
 def traversal_reason(text: str) -> str | None:
-    """Why *text* (already decoded) is a path traversal or sensitive file read, or None."""
+    """Why *text* (decoded and lower-cased) is a path traversal or sensitive file read, or None."""
     if "/" not in text and "\\" not in text and ":" not in text and "." not in text:
         return None
-    path = text.translate(_SEPARATORS).lower()  # NUL dropped too: ".%00." is ".." to a filter
+    path = text.translate(_SEPARATORS)  # NUL dropped too: ".%00." is ".." to a filter
     if ".." in path and ("2f" in path or "5c" in path):
         path = _BARE_HEX_SEP.sub("/", path)
     if ("/" in path and (".." in path or "?" in path)) and _climbs(path):

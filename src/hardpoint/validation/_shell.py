@@ -690,8 +690,8 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
 
 
 def command_reason(text: str) -> str | None:
-    """Why *text* (already decoded) is a command injection, or None."""
-    low = text.lower()
+    """Why *text* (decoded and lower-cased) is a command injection, or None."""
+    low = text  # lower-cased by the engine
     if " " not in low and "+" in low:
         low = low.replace("+", " ")  # form encoding: dir+c:/
     if "\\033[" in low or "\x1b[" in low:

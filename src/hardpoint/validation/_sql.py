@@ -1134,9 +1134,33 @@ def _wants_anywhere(low: str) -> bool:
 
 
 _CALL_WORDS: Final = frozenset({"sleep", "pg_sleep", "benchmark", "iif", "nchar"})
+# Words at least one bare-context rule needs (logic, set operations, statements, clauses).
+_BARE_KEYWORDS: Final = frozenset(
+    word for word, kind in _KEYWORD_TYPES.items() if kind in ("&", "!", "U", "E", "k", "o", "i")
+) | {"case", "if", "while", "sleep", "benchmark", "collate", "waitfor"}
+
+
+def _bare_rules_may_apply(low: str) -> bool:
+    """Whether any bare-context rule could match.
+
+    Each needs a SQL keyword, a comment, a statement end or a leading parenthesis within the
+    first tokens. Prose and form values without any of them skip the lexer (the whole-value
+    rules still run).
+    """
+    head = low[:_BARE_WINDOW]
+    if head.lstrip().startswith("(") or contains_any(head, _BARE_MARKS):
+        return True
+    return not _BARE_KEYWORDS.isdisjoint(_WORD_RUN.findall(head))
+
+
+_BARE_WINDOW: Final = 256
+_BARE_MARKS: Final = (";", "--", "#", "/*", "&&", "||")
+_WORD_RUN = re.compile(r"[a-z_]+")
 
 
 def _context(low: str, prefix: list[Token], *, quote: str) -> str | None:
+    if not prefix and not _bare_rules_may_apply(low):
+        return _anywhere(_lex(low, _FULL)) if _wants_anywhere(low) else None
     words = _THREE_WORDS.match(low)
     two = _TWO_WORDS.match(low) if words is None or words.group(1) in _KEYWORD_TYPES else None
     if (
@@ -1166,12 +1190,12 @@ def _context(low: str, prefix: list[Token], *, quote: str) -> str | None:
 
 
 def sql_reason(text: str) -> str | None:
-    """Why *text* (already decoded) is a SQL injection, or None.
+    """Why *text* (decoded and lower-cased) is a SQL injection, or None.
 
     Linear in ``len(text)``: the lexer is one pass of a non-backtracking pattern over a bounded
     number of tokens, once bare and once per quote character the value contains.
     """
-    low = text.lower()
+    low = text  # lower-cased by the engine
     if "/*!" in low:
         low = _VERSIONED.sub(" ", low)  # MySQL runs /*!50000 ... */ bodies: read them as code
     if (
