@@ -624,8 +624,9 @@ def _normalise(segment: str) -> str:
 def _command_at(segment: str, *, separated: bool) -> str | None:
     """The command name a segment starts with, when the rest makes it a command line."""
     # Only the start matters: the command word and the shape of its first argument.
-    parenthesised = segment.lstrip().startswith("(")
-    seg = segment[:96].lstrip(" \t'\"(@{+" if separated else " \t")
+    seg = segment[:96]
+    parenthesised = seg.lstrip().startswith("(")
+    seg = seg.lstrip(" \t'\"(@{+" if separated else " \t")
     if not seg or not (seg[0].isalnum() or seg[0] in "/\\.$`{[~_'\""):
         return None
     if "+" in seg and " " not in seg[:24]:
@@ -718,7 +719,7 @@ def command_reason(text: str) -> str | None:
         for brace in _BRACE.finditer(low):
             if (brace.group(1) or brace.group(3)) and brace.group(2).strip("$\"'") in _COMMANDS:
                 return "brace expansion"
-    if "()" in low.replace(" ", "") and _SHELLSHOCK.search(low):
+    if "{" in low and "(" in low and _SHELLSHOCK.search(low):
         return "shellshock function definition"
     if "$" in low or "`" in low:
         for sub in _SUBSTITUTION.finditer(low):
