@@ -173,32 +173,21 @@ BENIGN = [
 ]
 
 
-@pytest.mark.parametrize("value", SQLI)
-def test_sql_injection_is_detected(value: str) -> None:
+ATTACKS = [
+    *((Detector.SQLI, value) for value in SQLI),
+    *((Detector.XSS, value) for value in XSS),
+    *((Detector.PATH_TRAVERSAL, value) for value in PATH_TRAVERSAL),
+    *((Detector.COMMAND_INJECTION, value) for value in COMMAND_INJECTION),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "value"), ATTACKS, ids=[f"{r}-{i}" for i, (r, _) in enumerate(ATTACKS)]
+)
+def test_attacks_are_detected_as_their_class(rule: Detector, value: str) -> None:
     finding = scan(value)
     assert finding is not None, value
-    assert finding.rule is Detector.SQLI, (value, finding)
-
-
-@pytest.mark.parametrize("value", XSS)
-def test_cross_site_scripting_is_detected(value: str) -> None:
-    finding = scan(value)
-    assert finding is not None, value
-    assert finding.rule is Detector.XSS, (value, finding)
-
-
-@pytest.mark.parametrize("value", PATH_TRAVERSAL)
-def test_path_traversal_is_detected(value: str) -> None:
-    finding = scan(value)
-    assert finding is not None, value
-    assert finding.rule is Detector.PATH_TRAVERSAL, (value, finding)
-
-
-@pytest.mark.parametrize("value", COMMAND_INJECTION)
-def test_command_injection_is_detected(value: str) -> None:
-    finding = scan(value)
-    assert finding is not None, value
-    assert finding.rule is Detector.COMMAND_INJECTION, (value, finding)
+    assert finding.rule is rule, (value, finding)
 
 
 @pytest.mark.parametrize("value", BENIGN)
