@@ -90,18 +90,37 @@ _PLAIN_SQL_WORDS: Final = frozenset(
 )
 
 
-# Command lines that need no punctuation: IF EXIST x CMD, net view, strace whoami.
-_PLAIN_SHELL = re.compile(
-    r"\s*(?:if|for|net|reg|sc|strace|ltrace|time|nohup|which|sudo|timeout|watch|ping|wget|curl"
-    r"|nc|ncat|bash|sh|zsh|powershell|cmd)\s",
-    re.IGNORECASE,
+# First words of command lines that need no punctuation: IF EXIST x CMD, net view,
+# strace whoami, sleep 5, and every tool name the shell detector knows.
+_PLAIN_SHELL_STARTS: Final = PROGRAMS | frozenset(
+    [
+        "if",
+        "for",
+        "net",
+        "netsh",
+        "reg",
+        "sc",
+        "strace",
+        "ltrace",
+        "time",
+        "nohup",
+        "which",
+        "sudo",
+        "timeout",
+        "watch",
+        "ping",
+        "wget",
+        "curl",
+        "nc",
+        "ncat",
+        "bash",
+        "sh",
+        "zsh",
+        "powershell",
+        "cmd",
+        "sleep",
+    ]
 )
-
-
-def _starts_with_a_program(low: str) -> bool:
-    """A plain value whose first word names a program: "cscli alerts list", "sleep 5"."""
-    first = low.split(None, 1)
-    return bool(first) and (first[0] in PROGRAMS or first[0] in ("sleep", "netsh", "nohup"))
 
 
 def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
@@ -117,8 +136,9 @@ def _plain_words(value: str, enabled: frozenset[Detector]) -> Finding | None:
         reason = traversal_reason(low)
         if reason is not None:
             return Finding(Detector.PATH_TRAVERSAL, reason)
+    first = low.split(None, 1)
     if Detector.COMMAND_INJECTION in enabled and (
-        " -" in value or _PLAIN_SHELL.match(value) or _starts_with_a_program(low)
+        " -" in value or (first and first[0] in _PLAIN_SHELL_STARTS)
     ):
         reason = command_reason(low)
         if reason is not None:

@@ -158,11 +158,6 @@ _JS_SINK: Final = (
 )
 
 
-def _matches(rules: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...], text: str) -> bool:
-    """Whether any rule whose gate words occur in *text* matches it."""
-    return matches_gated(rules, text) is not None
-
-
 # An event handler assignment (literal prefix "on", so the search is a fast scan); what comes
 # before it (a quote breaking out of an attribute, or the start) is checked by hand.
 _HANDLER = re.compile(r"on[a-z]{3,40}\s*=")
@@ -325,7 +320,7 @@ def xss_reason(text: str) -> str | None:
         return "active markup"
     if not contains_any(low, _JS_WORDS):
         return None
-    if _matches(_JS_SINK, low):
+    if matches_gated(_JS_SINK, low) is not None:
         breakout = _BREAKOUT_SCRIPT.search(low)
         if breakout is not None or low.lstrip().startswith(("alert", "prompt", "confirm")):
             return "script call"
@@ -336,7 +331,7 @@ def xss_reason(text: str) -> str | None:
     if "<" in low and _ACTIVE_MARKUP.search(low):
         return "active markup"
     js = _COMMENTS.sub("", low) if "/*" in low else low
-    if _matches(_JS_STRONG, js):
+    if matches_gated(_JS_STRONG, js) is not None:
         return "script call"
     return None
 
