@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -95,6 +96,12 @@ class Report:
             print(target.line())
         passed = sum(t.passed for t in self.targets)
         print(f"{passed}/{len(self.targets)} targets met")
+
+    def write_markdown(self, path: Path, *, intro: str) -> None:
+        """Write `markdown` to *path* (its folder created if needed) and say so."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.markdown(intro=intro), encoding="utf-8")
+        print(f"wrote {path}")
 
     def markdown(self, *, intro: str) -> str:
         """The whole report as Markdown; *intro* says how it was generated."""
