@@ -190,3 +190,24 @@ def test_equal_bindings_give_equal_keys_and_different_values_differ(a: Any, b: A
 def test_mapping_key_order_never_matters(d: dict[str, int]) -> None:
     reversed_d = dict(reversed(list(d.items())))
     assert digest(canonical(d)) == digest(canonical(reversed_d))
+
+
+def two(a: object, b: object) -> None: ...
+
+
+scalar_args = (
+    st.integers(-3, 3) | st.booleans() | st.sampled_from([0.0, 1.0, -1.0]) | st.text(max_size=2)
+)
+
+
+@given(st.lists(st.tuples(scalar_args, scalar_args), min_size=1, max_size=30))
+def test_remembered_keys_of_int_and_str_calls_match_fresh_keys(
+    calls: list[tuple[Any, Any]],
+) -> None:
+    # Warm builder: remembers keys of int/str calls by the argument tuple. It must agree with a
+    # cold builder on every call, and must not confuse 1, 1.0 and True (equal as dict keys).
+    warm = KeyBuilder(two, prefix="p")
+    for a, b in calls:
+        assert warm.build((a, b), {}) == KeyBuilder(two, prefix="p").build((a, b), {})
+    keys = {warm.build((v, "x"), {}) for v in (1, 1.0, True, "1")}
+    assert len(keys) == 4

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hardpoint._internal.clock import SYSTEM_CLOCK, Clock
+from hardpoint.cache._memo import MEMO
 from hardpoint.cache._memory import MemoryBackend
 from hardpoint.cache._serde import Serializer, make_codec
 from hardpoint.errors import ConfigurationError
@@ -162,6 +163,7 @@ def close_cache() -> None:
     with _STATE.lock:
         settings, _STATE.settings = _STATE.settings, None
         _STATE.generation += 1
+    MEMO.clear()
     if settings is not None:
         settings.backend.close()
 
@@ -171,6 +173,7 @@ async def aclose_cache() -> None:
     with _STATE.lock:
         settings, _STATE.settings = _STATE.settings, None
         _STATE.generation += 1
+    MEMO.clear()
     if settings is not None:
         await settings.backend.aclose()
 

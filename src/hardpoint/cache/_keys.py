@@ -147,6 +147,7 @@ class KeyBuilder:
         "_memo",
         "_names",
         "_nparams",
+        "_plain",
         "_prefix",
         "_signature",
         "_simple",
@@ -199,6 +200,12 @@ class KeyBuilder:
         self._all_from: int | None = (
             first_counted if counted == list(range(first_counted, len(params))) else None
         )
+        # Keys of recent calls whose arguments are all exact ints and strs, looked up by the
+        # argument tuple itself (no repr). Only those types: 1, 1.0 and True are equal
+        # dict keys but must give different cache keys, while an int never equals a str.
+        self._plain: dict[tuple[Any, ...], str] | None = (
+            {} if key is None and self._simple and self._all_from == 0 else None
+        )
 
     def _check_template(self, template: str, func: Callable[..., Any]) -> None:
         import string
@@ -236,6 +243,25 @@ class KeyBuilder:
             UnstableKeyError: An argument has no stable key form.
             TypeError: The arguments do not fit the signature.
         """
+        plain = self._plain
+        if plain is not None and not kwargs:
+            for value in args:
+                kind = type(value)
+                if kind is not int and kind is not str:
+                    break
+            else:
+                found = plain.get(args)
+                if found is not None:
+                    return found
+                if len(args) == self._nparams and len(repr(args)) <= _MEMO_MAX_MATERIAL:
+                    found = self._build(args, kwargs)
+                    if len(plain) >= _MEMO_SIZE:
+                        plain.clear()
+                    plain[args] = found
+                    return found
+        return self._build(args, kwargs)
+
+    def _build(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
         key = self._key
         if key is not None:
             if isinstance(key, str):
