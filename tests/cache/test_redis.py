@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from hardpoint import events
 from hardpoint.cache import MemoryBackend, RedisBackend, TieredBackend, cached, configure_cache
 from hardpoint.errors import ConfigurationError
 
@@ -299,3 +301,39 @@ async def test_cache_lifespan_configures_and_closes(redis_url: str) -> None:
         assert await backend.aget("k") == b"v"
         await backend.aclear()
     assert get_cache() is not backend  # closed and forgotten on shutdown
+
+
+async def test_a_cold_burst_of_callers_does_not_open_the_breaker(
+    redis_url: str, namespace: str
+) -> None:
+    # 50 tasks at once on a cold pool open 50 connections together; on a busy 2-core host that
+    # took over 50 ms (the command timeout), which used to open the breaker on a healthy Redis
+    # and turn every call into a miss for reset_timeout.
+    backend = RedisBackend.from_url(redis_url, namespace=namespace)
+    configure_cache(backend=backend)
+    errors: list[events.Event] = []
+    unsubscribe = events.subscribe(
+        lambda e: errors.append(e) if isinstance(e, events.CacheError) else None
+    )
+    runs: list[int] = []
+
+    @cached("burst", ttl=60)
+    async def user(i: int) -> dict[str, int]:
+        runs.append(i)
+        return {"id": i}
+
+    try:
+        for i in range(50):
+            await user(i)
+        for _ in range(3):
+            await backend._async().connection_pool.disconnect()
+            runs.clear()
+            results = await asyncio.gather(*(user(i) for i in range(50)))
+            assert results == [{"id": i} for i in range(50)]
+            assert runs == []
+        assert backend.breaker.state == "closed"
+        assert errors == []
+    finally:
+        unsubscribe()
+        await backend.aclear()
+        await backend.aclose()

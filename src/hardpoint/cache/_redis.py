@@ -32,6 +32,7 @@ T = TypeVar("T")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 _SCAN_COUNT: Final = 1000
 _DELETE_BATCH: Final = 500
+_MIN_CONNECT: Final = 0.25  # default floor of connect_timeout, in seconds
 
 # Release the lock only if we still own it, and wake the processes waiting for it.
 _RELEASE_LUA: Final = """
@@ -135,7 +136,11 @@ class RedisBackend:
             namespace: Key namespace (see the class).
             version: Appended to the namespace (``hp:v2:``): bump it to flush on deploy.
             timeout: Seconds a command may take before it counts as failed (default 50 ms).
-            connect_timeout: Seconds to connect; default *timeout*.
+            connect_timeout: Seconds to open a connection; default *timeout*, but at least
+                0.25 s: a burst of callers opens many connections at once, and on a busy
+                host that takes longer than a command (the breaker would open on a healthy
+                Redis). It only costs time when Redis is unreachable without refusing, once
+                per breaker probe.
             max_connections: Connections per pool (one pool for sync, one per event loop).
                 Beyond it, sync calls wait up to *pool_timeout* for a free connection and
                 async calls are misses (neither counts against Redis in the breaker).
@@ -156,7 +161,9 @@ class RedisBackend:
         factory = _ClientFactory(
             url,
             timeout=timeout,
-            connect_timeout=connect_timeout if connect_timeout is not None else timeout,
+            connect_timeout=(
+                connect_timeout if connect_timeout is not None else max(timeout, _MIN_CONNECT)
+            ),
             max_connections=max_connections,
             pool_timeout=pool_timeout,
             options=client_options,
