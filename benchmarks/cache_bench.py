@@ -160,6 +160,16 @@ def async_user_body(name: str) -> Callable[[int], Coroutine[Any, Any, dict[str, 
     return get_user
 
 
+PLAIN_BODY: Final = "plain def, no cache (body: build the dict)"
+
+
+def misses_note(missed: int) -> str:
+    """Explain a failed target whose hardpoint row was not all hits."""
+    if not missed:
+        return ""
+    return f"; INVALID: hardpoint's function ran {missed} times while timed (misses, not hits)"
+
+
 def sync_user_body(name: str) -> Callable[[int], dict[str, Any]]:
     """Return a ``def get_user(user_id)`` that counts its runs under *name*."""
 
@@ -585,11 +595,13 @@ class Bench:
         ]
         self.report.add(table)
         ratio = median_ratio(samples, hp, floor)
+        missed = RUNS[runs_key[hp]] - before[hp]
         self.report.target(
             "1. async hit per op <= 1.15 x floor",
-            ratio <= TARGET_SEQUENTIAL,
+            ratio <= TARGET_SEQUENTIAL and missed == 0,
             f"{ratio:.3f} x floor ({fmt_us(statistics.median(samples[hp]) / p.sequential_ops)} "
-            f"us vs {fmt_us(statistics.median(samples[floor]) / p.sequential_ops)} us)",
+            f"us vs {fmt_us(statistics.median(samples[floor]) / p.sequential_ops)} us)"
+            + misses_note(missed),
         )
 
         # 2. and 3. fifty tasks
@@ -637,10 +649,12 @@ class Bench:
             floor_rate = total / statistics.median(samples[floor]) * 1e9
             hp_rate = total / statistics.median(samples[hp]) * 1e9
             goal = TARGET_ONE_KEY if one_key else TARGET_CONCURRENT
+            missed = RUNS[runs_key[hp]] - before[hp]
             self.report.target(
                 f"{number}. async {TASKS} tasks on {what}: throughput >= {goal:.1f} x floor",
-                ratio >= goal,
-                f"{ratio:.3f} x floor ({fmt_rate(hp_rate)} vs {fmt_rate(floor_rate)} ops/s)",
+                ratio >= goal and missed == 0,
+                f"{ratio:.3f} x floor ({fmt_rate(hp_rate)} vs {fmt_rate(floor_rate)} ops/s)"
+                + misses_note(missed),
             )
 
     def scenario_async_hits(self) -> None:
@@ -702,11 +716,13 @@ class Bench:
         ]
         self.report.add(table)
         ratio = median_ratio(samples, hp, floor)
+        missed = RUNS[runs_key[hp]] - before[hp]
         self.report.target(
             "4. sync hit per op <= 1.15 x floor",
-            ratio <= TARGET_SEQUENTIAL,
+            ratio <= TARGET_SEQUENTIAL and missed == 0,
             f"{ratio:.3f} x floor ({fmt_us(statistics.median(samples[hp]) / p.sequential_ops)} "
-            f"us vs {fmt_us(statistics.median(samples[floor]) / p.sequential_ops)} us)",
+            f"us vs {fmt_us(statistics.median(samples[floor]) / p.sequential_ops)} us)"
+            + misses_note(missed),
         )
         with contextlib.suppress(Exception):
             region.backend.writer_client.close()
@@ -727,7 +743,7 @@ class Bench:
         plain_async = async_user_body("plain-async")
 
         sync_fns: dict[str, SyncUserFn] = {
-            "plain def, no cache (body: build the dict)": plain,
+            PLAIN_BODY: plain,
             "functools.lru_cache (shared object)": lru_user,
             "hardpoint @cached, MemoryBackend": hp_user,
         }
@@ -777,10 +793,13 @@ class Bench:
         )
         self.report.add(table)
         hp_ns = statistics.median(samples["hardpoint @cached, MemoryBackend"]) / ops
+        body_ns = statistics.median(samples[PLAIN_BODY]) / ops
+        missed = RUNS["hardpoint-memory"] - hp_runs
         self.report.target(
             "5. memory hit <= 2 us",
-            hp_ns / 1000 <= TARGET_MEMORY_US,
-            f"{fmt_us(hp_ns)} us per hit",
+            hp_ns / 1000 <= TARGET_MEMORY_US and missed == 0,
+            f"{fmt_us(hp_ns)} us per hit = {hp_ns / body_ns:.2f} x running the plain body "
+            f"({fmt_us(body_ns)} us on this machine)" + misses_note(missed),
         )
         self.runner.run(cwm.close())
         close_cache()

@@ -110,7 +110,7 @@ def _plan(value: object, budget: list[int]) -> Copier | None:
             return list.copy
         if len(nested) == len(plans) and all(p is dict.copy for p in plans):
             return _copy_list_of_flat_dicts
-        return _ListCopier(tuple((i, plans[i]) for i in nested))
+        return _list_copier(tuple((i, plans[i]) for i in nested))
     mapping: dict[Any, Any] = value  # type: ignore[assignment]
     children: list[tuple[Any, Copier]] = []
     for key, item in mapping.items():
@@ -123,41 +123,36 @@ def _plan(value: object, budget: list[int]) -> Copier | None:
             children.append((key, plan))
     if not children:
         return dict.copy
-    return _DictCopier(tuple(children))
+    return _dict_copier(tuple(children))
 
 
 def _copy_list_of_flat_dicts(items: list[dict[Any, Any]]) -> list[dict[Any, Any]]:
     return [item.copy() for item in items]
 
 
-class _DictCopier:
+# Closures rather than classes with __call__: calling one is faster, and this runs on every hit.
+def _dict_copier(children: tuple[tuple[Any, Copier], ...]) -> Copier:
     """Copy a dict, then replace its container values by their own copies."""
 
-    __slots__ = ("_children",)
-
-    def __init__(self, children: tuple[tuple[Any, Copier], ...]) -> None:
-        self._children = children
-
-    def __call__(self, value: dict[Any, Any]) -> dict[Any, Any]:
+    def copy(value: dict[Any, Any]) -> dict[Any, Any]:
         out = value.copy()
-        for key, plan in self._children:
+        for key, plan in children:
             out[key] = plan(value[key])
         return out
 
+    return copy
 
-class _ListCopier:
+
+def _list_copier(children: tuple[tuple[int, Copier], ...]) -> Copier:
     """Copy a list, then replace its container items by their own copies."""
 
-    __slots__ = ("_children",)
-
-    def __init__(self, children: tuple[tuple[int, Copier], ...]) -> None:
-        self._children = children
-
-    def __call__(self, value: list[Any]) -> list[Any]:
+    def copy(value: list[Any]) -> list[Any]:
         out = value.copy()
-        for index, plan in self._children:
+        for index, plan in children:
             out[index] = plan(value[index])
         return out
+
+    return copy
 
 
 class DecodedMemo:
