@@ -16,9 +16,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from _report import Report, Table
+if TYPE_CHECKING:  # mypy runs from the repository root, where benchmarks/ is a namespace
+    from benchmarks._report import Report, Table
+else:  # run as a script, benchmarks/ is on sys.path
+    from _report import Report, Table
 
 CALLS: Final = 20_000
 

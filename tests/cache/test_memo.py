@@ -48,10 +48,10 @@ def _same_shape(a: object, b: object) -> bool:
     """Equal, with the same types everywhere (so 1 and 1.0 and True differ), NaN equal to NaN."""
     if type(a) is not type(b):
         return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same_shape(a[k], b[k]) for k in a)  # type: ignore[index]
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same_shape(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same_shape(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_shape(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and a != a:
         return b != b
     return a == b
