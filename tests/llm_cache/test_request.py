@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from hardpoint.errors import ConfigurationError
 from hardpoint.llm_cache import canonical_request
-from hardpoint.llm_cache._request import detect_api, request_digest, request_text
+from hardpoint.llm_cache._request import (
+    _material,
+    _std_material,
+    detect_api,
+    request_digest,
+    request_text,
+)
 
 BASE: dict[str, Any] = {
     "model": "gpt-4o-mini",
@@ -174,4 +180,32 @@ def test_request_text_collects_the_prose() -> None:
 
 def test_digest_is_pinned() -> None:
     # A change here silently empties every user's LLM cache: bump it only on purpose.
-    assert key(BASE) == "d9f73f6ab6f4e38608fc4638c5bc02fa"
+    # Bumped once on purpose: BLAKE2b-128 -> SHA-256/128 (2x faster with SHA extensions).
+    assert key(BASE) == "4ebdf4c566fb7eff99d4424843ba59e2"
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()  # beyond 64 bits too: orjson refuses those
+    | st.floats()  # NaN, infinities, subnormals, exponents
+    | st.sampled_from([1e-7, 2.5e-05, 1e16, 1e22, 0.0001, -0.0, 5e-324, 1.5e300])
+    | st.text(),  # any code point, lone surrogates included
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=6))
+def test_the_fast_material_is_the_stdlib_bytes_exactly(canonical: dict[str, Any]) -> None:
+    # A process with orjson and one without must hash the same bytes, or they never share.
+    assert _material(canonical) == _std_material(canonical)
+
+
+def test_the_fast_material_uses_orjson_for_ordinary_requests() -> None:
+    import orjson
+
+    canonical = canonical_request(BASE)
+    assert _material(canonical) == orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)

@@ -236,13 +236,64 @@ def _strip_hints(value: Any, api: Api) -> Any:
 
 
 def request_digest(canonical: Mapping[str, Any]) -> str:
-    """Hash a canonical request (sorted-key JSON) into 32 hex characters (BLAKE2b-128).
+    """Hash a canonical request (sorted-key JSON) into 32 hex characters (SHA-256, truncated).
 
-    The standard library's encoder is used on purpose: the bytes, and so the keys, are the
-    same in every process whatever optional JSON library it has installed.
+    The hashed bytes are those of the standard library's encoder (sorted keys, no spaces, no
+    ASCII escaping), so the key is the same in every process whatever JSON library it has
+    installed. orjson, when installed, writes them 10-15x faster; it is used only where its
+    output is the same bytes (see `_material`). SHA-256 runs in hardware on current x86 and
+    ARM CPUs: 2x faster than BLAKE2b there.
     """
+    return hashlib.sha256(_material(canonical)).hexdigest()[:32]
+
+
+def _std_material(canonical: Mapping[str, Any]) -> bytes:
     material = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.blake2b(material.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return material.encode("utf-8", "surrogatepass")
+
+
+def _exotic_float(value: Any) -> bool:
+    """Whether *value* holds a float whose text differs between orjson and the stdlib.
+
+    They agree on every float that `repr` writes without an exponent; orjson writes 1e-7
+    where the stdlib writes 1e-07, and small numbers in full. Walks containers only: strings,
+    however long, cost one type check.
+    """
+    kind = type(value)
+    if kind is float:
+        return value != 0 and not 1e-4 <= abs(value) < 1e16
+    if kind is dict:
+        for item in value.values():
+            if type(item) is not str and _exotic_float(item):
+                return True
+    elif kind is list:
+        for item in value:
+            if type(item) is not str and _exotic_float(item):
+                return True
+    return False
+
+
+try:
+    import orjson
+except ModuleNotFoundError:  # pragma: no cover - the tests install it; _std_material is tested
+    _material = _std_material
+else:
+    _orjson_dumps = orjson.dumps
+    _SORT_KEYS: Final = orjson.OPT_SORT_KEYS
+
+    def _material(canonical: Mapping[str, Any]) -> bytes:
+        """The stdlib's bytes for *canonical*, written by orjson where it writes the same.
+
+        orjson refuses what it cannot write the same way (integers beyond 64 bits, lone
+        surrogates); those requests, and any with an exotic float, take the stdlib path.
+        """
+        if _exotic_float(canonical):
+            return _std_material(canonical)
+        try:
+            data: bytes = _orjson_dumps(canonical, option=_SORT_KEYS)
+        except TypeError:
+            return _std_material(canonical)
+        return data
 
 
 def request_text(canonical: Mapping[str, Any]) -> str:
