@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import unicodedata
+from collections import OrderedDict
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from hardpoint.llm_cache import _normalize as _normalize_module
 from hardpoint.llm_cache import normalize_text
-from hardpoint.llm_cache._normalize import canonical_json_value
+from hardpoint.llm_cache._normalize import _normalize, canonical_json_value
 
 
 @pytest.mark.parametrize(
@@ -64,3 +66,31 @@ def test_canonical_numbers_fold_integral_floats_only() -> None:
         canonical_json_value(float("nan"))
     with pytest.raises(ValueError, match="JSON"):
         canonical_json_value(object())
+
+
+long_texts = st.lists(
+    st.sampled_from(["word ", "  ", "\r\n", "```\n", "    indented\n", "é", "e\u0301", "\t\n"]),
+    min_size=200,
+    max_size=400,
+).map("".join)
+
+
+@given(long_texts)
+def test_remembered_long_texts_normalise_as_fresh_ones(text: str) -> None:
+    fresh = _normalize(text)
+    assert normalize_text(text) == fresh  # first time: normalised and remembered
+    assert normalize_text("".join(list(text))) == fresh  # an equal, new str: from the memo
+
+
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_normalize_module, "_MEMO_MAX_CHARS", 20_000)
+    monkeypatch.setattr(_normalize_module, "_memo", OrderedDict())
+    monkeypatch.setattr(_normalize_module, "_memo_chars", 0)
+    for i in range(100):
+        text = f"{i:04d} " + "x  y " * 200  # not normal: both forms are kept
+        assert normalize_text(text) == f"{i:04d} " + "x y " * 199 + "x y"
+    assert _normalize_module._memo_chars <= 20_000
+    assert 0 < len(_normalize_module._memo) < 100
+    assert _normalize_module._memo_chars == sum(
+        len(k) + (0 if v is k else len(v)) for k, v in _normalize_module._memo.items()
+    )

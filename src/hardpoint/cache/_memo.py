@@ -21,6 +21,7 @@ import datetime
 import enum
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
@@ -178,7 +179,9 @@ class DecodedMemo:
         self.max_entry_bytes = max_entry_bytes
         # key -> (bytes, serializer, type codec, entry holding the master value, copier or
         # None when the value is parsed on every hit)
-        self._items: dict[str, _Item] = {}
+        # An OrderedDict: popping the oldest of a plain dict again and again makes
+        # next(iter()) crawl over the holes left at its front.
+        self._items: OrderedDict[str, _Item] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -208,7 +211,7 @@ class DecodedMemo:
             if old is not None:
                 self._bytes -= len(old[0])
             while items and (len(items) >= self.max_entries or self._bytes + size > self.max_bytes):
-                self._bytes -= len(items.pop(next(iter(items)))[0])
+                self._bytes -= len(items.popitem(last=False)[1][0])
             items[key] = (data, serializer, typecodec, master, plan)
             self._bytes += size
 

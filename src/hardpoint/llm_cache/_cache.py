@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -640,7 +641,13 @@ def _scope_part(scope: Scope) -> str:
             "answers between all users on purpose",
             field="scope",
         )
-    # Hashed: a scope is an identifier, not something to put verbatim into a key.
+    return _hashed_scope(scope)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hashed_scope(scope: str) -> str:
+    # Hashed: a scope is an identifier, not something to put verbatim into a key. The same
+    # few tenants ask again and again, so the hashes are remembered.
     return (
         "s-" + hashlib.blake2b(scope.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
     )

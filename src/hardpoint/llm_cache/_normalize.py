@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -34,11 +36,53 @@ _SPANS_OR_SPACES: Final = re.compile(r"(`+)[^`]*?\1|(\S) {2,}(?=\S)")
 _TRAILING: Final = re.compile(r"[ \t]+$", re.MULTILINE)
 
 
+# Texts this long are remembered with their normal form: a cache hit is by definition a
+# request seen before, and a conversation resends its whole history every turn, so the same
+# long texts come back again and again. Looking one up costs a hash and a compare of the
+# text, a fraction of normalising it again.
+_MEMO_MIN_CHARS: Final = 512
+_MEMO_MAX_CHARS: Final = 8 * 1024 * 1024  # all remembered texts together (each kept once
+# when already normal, twice otherwise)
+# An OrderedDict: forgetting the oldest of a plain dict again and again makes next(iter())
+# crawl over the holes left at its front.
+_memo: OrderedDict[str, str] = OrderedDict()
+_memo_chars = 0
+_memo_lock = threading.Lock()
+
+
 def normalize_text(text: str) -> str:
     """Return *text* with only the differences folded away that cannot change an answer.
 
     The function is idempotent: ``normalize_text(normalize_text(t)) == normalize_text(t)``.
+    Texts of 512 characters or more are remembered (8 Mi characters in all, the oldest
+    forgotten first), so normalising one again costs a hash lookup.
     """
+    if len(text) < _MEMO_MIN_CHARS or type(text) is not str:
+        return _normalize(text)
+    known = _memo.get(text)
+    if known is not None:
+        return known
+    normal = _normalize(text)
+    _remember(text, normal)
+    return normal
+
+
+def _remember(text: str, normal: str) -> None:
+    global _memo_chars
+    size = len(text) + (0 if normal is text else len(normal))
+    if size > _MEMO_MAX_CHARS // 8:
+        return
+    with _memo_lock:
+        if text in _memo:
+            return
+        while _memo and _memo_chars + size > _MEMO_MAX_CHARS:
+            old, old_normal = _memo.popitem(last=False)
+            _memo_chars -= len(old) + (0 if old_normal is old else len(old_normal))
+        _memo[text] = normal
+        _memo_chars += size
+
+
+def _normalize(text: str) -> str:
     if (
         text.isascii()
         and "\r" not in text
@@ -120,7 +164,17 @@ def canonical_json_value(value: Any) -> Any:
     Raises:
         ValueError: A float is NaN or infinite (no JSON form).
     """
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    kind = type(value)
+    # Exact types first: the ABC checks below cost far more than these.
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): canonical_json_value(v) for k, v in value.items()}
+    if kind is list:
+        return [canonical_json_value(v) for v in value]
+    if isinstance(value, str):  # a str subclass
         return value
     if isinstance(value, int):
         return int(value)

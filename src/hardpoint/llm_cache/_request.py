@@ -85,7 +85,7 @@ def canonical_request(request: Mapping[str, Any], *, api: Api | None = None) -> 
         ConfigurationError: No model, no messages/input, an unknown *api*, or a value with
             no JSON form.
     """
-    if not isinstance(request, Mapping):
+    if type(request) is not dict and not isinstance(request, Mapping):
         raise ConfigurationError("request must be a mapping of request parameters", field="request")
     api = api or detect_api(request)
     if api not in APIS:
@@ -120,7 +120,7 @@ def canonical_request(request: Mapping[str, Any], *, api: Api | None = None) -> 
 
 
 def _as_mapping(item: Any) -> Mapping[str, Any]:
-    if isinstance(item, Mapping):
+    if type(item) is dict or isinstance(item, Mapping):  # the exact check is much cheaper
         return item
     dump = getattr(item, "model_dump", None)  # SDK message objects
     if callable(dump):
