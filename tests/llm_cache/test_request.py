@@ -184,12 +184,17 @@ def test_digest_is_pinned() -> None:
     assert key(BASE) == "4ebdf4c566fb7eff99d4424843ba59e2"
 
 
+class _Float(float):
+    pass
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
     | st.integers()  # beyond 64 bits too: orjson refuses those
     | st.floats()  # NaN, infinities, subnormals, exponents
     | st.sampled_from([1e-7, 2.5e-05, 1e16, 1e22, 0.0001, -0.0, 5e-324, 1.5e300])
+    | st.floats().map(_Float)  # a subclass: the stdlib writes its repr too
     | st.text(),  # any code point, lone surrogates included
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)

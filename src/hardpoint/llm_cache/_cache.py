@@ -728,7 +728,7 @@ def unusable_reason(body: Mapping[str, Any], api: Api) -> str | None:
 def usage_tokens(body: Mapping[str, Any], api: Api) -> tuple[int, int]:
     """Return (input, output) tokens from a response's usage block (0 when absent)."""
     usage = body.get("usage")
-    if not isinstance(usage, Mapping):
+    if type(usage) is not dict and not isinstance(usage, Mapping):
         return 0, 0
     if api == "openai.chat":
         names = ("prompt_tokens", "completion_tokens")

@@ -127,6 +127,9 @@ _DEFAULT_PRICES: Final[dict[str, tuple[float, float]]] = {
 }
 
 
+_UNKNOWN: Final = object()
+
+
 class Pricing:
     """Token prices used to estimate the dollars a cache hit saved.
 
@@ -157,16 +160,26 @@ class Pricing:
         self.as_of = as_of or PRICES_AS_OF
         # Longest prefix first, so "gpt-4o-mini" wins over "gpt-4o".
         self._by_length = sorted(table, key=len, reverse=True)
+        # Every hit prices its model: remember the answer per model name (a service uses few).
+        self._found: dict[str, tuple[float, float] | None] = {}
 
     def __repr__(self) -> str:
         return f"Pricing({len(self.prices)} models, as_of={self.as_of.isoformat()})"
 
     def price(self, model: str) -> tuple[float, float] | None:
         """Return (input, output) USD per million tokens for *model*, or None if unknown."""
+        found = self._found.get(model, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found  # type: ignore[return-value]  # a price or None, as stored below
+        found = None
         for prefix in self._by_length:
             if model == prefix or model.startswith(prefix + "-"):
-                return self.prices[prefix]
-        return None
+                found = self.prices[prefix]
+                break
+        if len(self._found) >= 1024:  # model names come from requests: keep the memo bounded
+            self._found.clear()
+        self._found[model] = found
+        return found
 
     def cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
         """Return the USD cost of a call, 0.0 for a model with no price."""

@@ -257,19 +257,26 @@ def _exotic_float(value: Any) -> bool:
 
     They agree on every float that `repr` writes without an exponent; orjson writes 1e-7
     where the stdlib writes 1e-07, and small numbers in full. Walks containers only: strings,
-    however long, cost one type check.
+    however long, cost one type check, and leaves are checked without a call.
     """
     kind = type(value)
-    if kind is float:
-        return value != 0 and not 1e-4 <= abs(value) < 1e16
     if kind is dict:
-        for item in value.values():
-            if type(item) is not str and _exotic_float(item):
-                return True
+        items: Any = value.values()
     elif kind is list:
-        for item in value:
-            if type(item) is not str and _exotic_float(item):
+        items = value
+    elif isinstance(value, float):  # a float subclass too: the stdlib writes its repr
+        return value != 0 and not 1e-4 <= abs(value) < 1e16
+    else:
+        return False
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if item != 0 and not 1e-4 <= abs(item) < 1e16:
                 return True
+        elif _exotic_float(item):
+            return True
     return False
 
 
