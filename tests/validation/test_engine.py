@@ -354,3 +354,29 @@ def test_time_is_bounded_on_runs_that_were_once_quadratic(value: str) -> None:
     for check in (decode, sql_reason, xss_reason, traversal_reason, command_reason):
         check(value.lower())  # each detector on its own too: scan() skips some for plain letters
     assert time.perf_counter() - started < 0.5
+
+
+_ENTITY_TEXT = st.lists(
+    st.sampled_from(["&", "#", "x", "3c", ";", "amp", "lt", "frac12", "sup2", "'", " ", "é", "9"])
+    | st.text(max_size=3),
+    max_size=30,
+).map("".join)
+
+
+@given(_ENTITY_TEXT)
+def test_the_gated_entity_decoder_matches_the_standard_library(value: str) -> None:
+    import html
+
+    from hardpoint.validation._decode import _html_unescape
+
+    assert _html_unescape(value) == html.unescape(value)
+
+
+@given(st.text(alphabet=st.sampled_from("stylexpronubhavi( \\ULSTE"), max_size=30))
+def test_the_gated_css_context_check_matches_the_case_blind_pattern(value: str) -> None:
+    import re
+
+    from hardpoint.validation._decode import _css_context
+
+    blind = re.compile(r"style|expression|url\s*\(|behavio", re.IGNORECASE)
+    assert _css_context(value) == (blind.search(value) is not None)
