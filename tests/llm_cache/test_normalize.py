@@ -92,5 +92,5 @@ def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _normalize_module._memo_chars <= 20_000
     assert 0 < len(_normalize_module._memo) < 100
     assert _normalize_module._memo_chars == sum(
-        len(k) + (0 if v is k else len(v)) for k, v in _normalize_module._memo.items()
+        len(k) + len(v) for k, v in _normalize_module._memo.items()
     )

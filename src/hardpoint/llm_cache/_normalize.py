@@ -41,8 +41,7 @@ _TRAILING: Final = re.compile(r"[ \t]+$", re.MULTILINE)
 # long texts come back again and again. Looking one up costs a hash and a compare of the
 # text, a fraction of normalising it again.
 _MEMO_MIN_CHARS: Final = 512
-_MEMO_MAX_CHARS: Final = 8 * 1024 * 1024  # all remembered texts together (each kept once
-# when already normal, twice otherwise)
+_MEMO_MAX_CHARS: Final = 8 * 1024 * 1024  # all remembered texts and their normal forms
 # An OrderedDict: forgetting the oldest of a plain dict again and again makes next(iter())
 # crawl over the holes left at its front.
 _memo: OrderedDict[str, str] = OrderedDict()
@@ -54,8 +53,9 @@ def normalize_text(text: str) -> str:
     """Return *text* with only the differences folded away that cannot change an answer.
 
     The function is idempotent: ``normalize_text(normalize_text(t)) == normalize_text(t)``.
-    Texts of 512 characters or more are remembered (8 Mi characters in all, the oldest
-    forgotten first), so normalising one again costs a hash lookup.
+    Texts of 512 characters or more that needed folding are remembered with their normal
+    form (8 Mi characters in all, the oldest forgotten first), so normalising one again costs
+    a hash lookup.
     """
     if len(text) < _MEMO_MIN_CHARS or type(text) is not str:
         return _normalize(text)
@@ -63,13 +63,14 @@ def normalize_text(text: str) -> str:
     if known is not None:
         return known
     normal = _normalize(text)
-    _remember(text, normal)
+    if normal is not text:  # the fast path (nothing to fold) is cheaper than remembering
+        _remember(text, normal)
     return normal
 
 
 def _remember(text: str, normal: str) -> None:
     global _memo_chars
-    size = len(text) + (0 if normal is text else len(normal))
+    size = len(text) + len(normal)
     if size > _MEMO_MAX_CHARS // 8:
         return
     with _memo_lock:
@@ -77,7 +78,7 @@ def _remember(text: str, normal: str) -> None:
             return
         while _memo and _memo_chars + size > _MEMO_MAX_CHARS:
             old, old_normal = _memo.popitem(last=False)
-            _memo_chars -= len(old) + (0 if old_normal is old else len(old_normal))
+            _memo_chars -= len(old) + len(old_normal)
         _memo[text] = normal
         _memo_chars += size
 
