@@ -380,3 +380,23 @@ def test_the_gated_css_context_check_matches_the_case_blind_pattern(value: str) 
 
     blind = re.compile(r"style|expression|url\s*\(|behavio", re.IGNORECASE)
     assert _css_context(value) == (blind.search(value) is not None)
+
+
+@given(st.lists(st.sampled_from(list(";|&\n\r`$(){}:% 0a\\nrx")), max_size=40).map("".join))
+def test_the_fast_command_split_matches_the_separator_regex(value: str) -> None:
+    from hardpoint.validation._shell import _SPLIT, _split_commands
+
+    assert [p for p in _split_commands(value) if p] == [p for p in _SPLIT.split(value) if p]
+
+
+@given(st.text(alphabet=st.sampled_from(list(";|&\n\r`\\\x00\t\x0b\x0c ab/é")), max_size=40))
+def test_replace_chars_is_translate(value: str) -> None:
+    from hardpoint.validation import _html, _path, _shell
+    from hardpoint.validation._text import replace_chars
+
+    for table, pairs in (
+        (_shell._SEPARATOR_TABLE, _shell._SEPARATOR_PAIRS),
+        (_html._SCHEME_NOISE, _html._SCHEME_NOISE_PAIRS),
+        (_path._SEPARATORS, _path._SEPARATOR_PAIRS),
+    ):
+        assert replace_chars(value, table, pairs) == value.translate(table)

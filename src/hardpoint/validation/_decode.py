@@ -207,6 +207,8 @@ def _html_unescape(value: str) -> str:
     if _replace_charref is None:  # pragma: no cover - a Python without the private helper
         return html.unescape(value)
     return _CHARREF.sub(_replace_charref, value)
+
+
 _CSS_ESCAPE = re.compile(r"\\0{0,4}([0-9a-fA-F]{2})(?![0-9a-fA-F])\s?")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ._text import contains_any, matches_gated
+from ._text import contains_any, matches_gated, replace_chars
 
 __all__ = ["xss_reason"]
 
@@ -167,6 +167,7 @@ _EVENT_NAME = re.compile(r"on[a-z]{3,40}")
 
 # Whitespace and controls browsers ignore inside a URL scheme (java&#9;script:).
 _SCHEME_NOISE = str.maketrans("", "", "\t\n\r\x0b\x0c \x00")
+_SCHEME_NOISE_PAIRS: Final = tuple((char, "") for char in "\t\n\r\x0b\x0c \x00")
 
 
 _CSS_LOAD = re.compile(r"url\s*\(|binding\s*:|[{}]|@import")
@@ -188,7 +189,7 @@ def _meta_active(head: str) -> bool:
 def _scheme(value: str) -> bool:
     if ":" not in value:
         return False
-    compact = value.translate(_SCHEME_NOISE)
+    compact = replace_chars(value, _SCHEME_NOISE, _SCHEME_NOISE_PAIRS)
     if "script:" not in compact and "data:" not in compact and "mocha:" not in compact:
         return False
     return _SCRIPT_SCHEME.search(compact) is not None
@@ -338,7 +339,7 @@ def xss_reason(text: str) -> str | None:
 
 def _looks_like_script_url(low: str) -> bool:
     """A script scheme at the start of the value, or followed by code rather than prose."""
-    compact = low.translate(_SCHEME_NOISE)
+    compact = replace_chars(low, _SCHEME_NOISE, _SCHEME_NOISE_PAIRS)
     match = _SCRIPT_SCHEME.search(compact)
     if match is None:
         return False

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ._text import contains_any
+from ._text import contains_any, replace_chars
 
 __all__ = ["traversal_reason"]
 
 _SEPARATORS: Final = str.maketrans({"\\": "/", "\x00": None})
+_SEPARATOR_PAIRS: Final = (("\\", "/"), ("\x00", ""))
 # Files no form value names by accident: flagged wherever they appear.
 _SENSITIVE_ANYWHERE = re.compile(
     r"(?:^|[/.])(?:etc/passwd|etc/shadow|boot\.ini|win\.ini|web-inf/|\.ssh/|id_rsa\b|\.htaccess"
@@ -131,7 +132,9 @@ def traversal_reason(text: str) -> str | None:
     """Why *text* (decoded and lower-cased) is a path traversal or sensitive file read, or None."""
     if "/" not in text and "\\" not in text and ":" not in text and "." not in text:
         return None
-    path = text.translate(_SEPARATORS)  # NUL dropped too: ".%00." is ".." to a filter
+    path = replace_chars(
+        text, _SEPARATORS, _SEPARATOR_PAIRS
+    )  # NUL dropped too: ".%00." is ".." to a filter
     if ".." in path and ("2f" in path or "5c" in path):
         path = _BARE_HEX_SEP.sub("/", path)
     if ("/" in path and (".." in path or "?" in path)) and _climbs(path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ._text import contains_any, matches_gated
+from ._text import contains_any, matches_gated, replace_chars
 
 __all__ = ["PROGRAMS", "command_reason"]
 
@@ -444,6 +444,26 @@ _BARE_OK: Final = frozenset(
 _SPLIT = re.compile(r"[;|&\n\r`]+|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}")
 _RARE_SEPARATORS: Final = ("$(", "%0a", "\\n", "\\r", "{")
 _SEPARATOR_TABLE: Final = str.maketrans(dict.fromkeys(";|&\n\r`", "\x1f"))
+_SEPARATOR_PAIRS: Final = tuple((char, "\x1f") for char in ";|&\n\r`")
+_LITERAL_SEPARATORS: Final = ("$(", "%0a", "\\n", "\\r")
+_BRACE_SEPARATORS = re.compile(r"\(\s*\)\s*\{|\{\s*:\s*;\s*\}")
+
+
+def _split_commands(low: str) -> list[str]:
+    """Split at every separator `_SPLIT` matches, at C speed (no regex over the whole text).
+
+    Runs of single-character separators give empty parts where `_SPLIT` merges them; an
+    empty part is no command line either way.
+    """
+    # "$(" before the braces: in "$(){" the regex takes "$(" first, leftmost.
+    for separator in _LITERAL_SEPARATORS:
+        if separator in low:
+            low = low.replace(separator, "\x1f")
+    if "{" in low:
+        low = _BRACE_SEPARATORS.sub("\x1f", low)
+    return replace_chars(low, _SEPARATOR_TABLE, _SEPARATOR_PAIRS).split("\x1f")
+
+
 _LEADING_QUOTE = re.compile(r"\s*['\"](?=\s)")
 # Quotes, escapes or expansions inside a word (w'h'o, c$@at, pi``ng) or a backslash before it
 # (\\ls skips an alias): the shell removes them, people do not type them.
@@ -737,12 +757,7 @@ def command_reason(text: str) -> str | None:
         return "code execution call"
     if "%" in low and _WINDOWS_VAR.search(low):
         return "windows environment variable"
-    if _SPLIT_CHARS.search(low) is None:
-        parts = [low]
-    elif contains_any(low, _RARE_SEPARATORS):
-        parts = _SPLIT.split(low)
-    else:  # only single-character separators: a C-speed translate and split
-        parts = low.translate(_SEPARATOR_TABLE).split("\x1f")
+    parts = [low] if _SPLIT_CHARS.search(low) is None else _split_commands(low)
     quote = _LEADING_QUOTE.match(parts[0])
     if quote is not None:  # ' whoami: the value closes a quoted argument first
         parts[0:1] = ["", parts[0][quote.end() :]]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-__all__ = ["contains_any", "matches_gated"]
+__all__ = ["contains_any", "matches_gated", "replace_chars"]
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:
@@ -14,6 +14,23 @@ def contains_any(text: str, needles: Iterable[str]) -> bool:
         if needle in text:
             return True
     return False
+
+
+def replace_chars(
+    text: str, table: Mapping[int, str | int | None], pairs: tuple[tuple[str, str], ...]
+) -> str:
+    """``text.translate(table)``, where *pairs* lists the same replacements ("" deletes).
+
+    translate() is fast on ASCII text but takes a per-character slow path (about 80 ns a
+    character) once a single non-ASCII character is present; a few ``str.replace`` calls
+    stay fast. The replacements must not produce a character another pair replaces.
+    """
+    if text.isascii():
+        return text.translate(table)
+    for old, new in pairs:
+        if old in text:
+            text = text.replace(old, new)
+    return text
 
 
 def matches_gated(
