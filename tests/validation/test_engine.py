@@ -400,3 +400,24 @@ def test_replace_chars_is_translate(value: str) -> None:
         (_path._SEPARATORS, _path._SEPARATOR_PAIRS),
     ):
         assert replace_chars(value, table, pairs) == value.translate(table)
+
+
+_SHELLISH = st.sampled_from(
+    [";", "|", "&&", "\n", "`", "$(", "${IFS}", "$@", "'", '"', "\\", "^", "+", " ", " -", "(", ")",
+     "{", "}", "cat", "c'a't", "who", "ami", "w", "ls", "id", "/bin/", "usr/", "sh", "-c", "x",
+     "the", "strace", "sleep 5", "net", "user", "ping", "%0a", "\\n", "$a ", "9", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(_SHELLISH, max_size=120).map("".join))
+def test_the_command_gate_never_changes_the_verdict(value: str) -> None:
+    from unittest import mock
+
+    from hardpoint.validation import _shell
+
+    low = value.lower()
+    expected = command_reason(low, gate=False)
+    assert command_reason(low) == expected
+    with mock.patch.object(_shell, "_GATE_MIN_PARTS", 0):  # the gate on every input
+        assert command_reason(low) == expected

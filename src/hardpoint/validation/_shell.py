@@ -14,6 +14,7 @@ for ``sleep``/``ping``, or nothing at all. "Tom & Jerry" and "Drop me a line; th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 from ._text import contains_any, matches_gated, replace_chars
@@ -710,8 +711,60 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
     return None
 
 
-def command_reason(text: str) -> str | None:
-    """Why *text* (decoded and lower-cased) is a command injection, or None."""
+# With fewer parts, checking each one costs less than finding out which to check.
+_GATE_MIN_PARTS: Final = 32
+# Whitespace, then a flag: what _SEPARATED_FLAGS needs somewhere in a part.
+_FLAG_GATE = re.compile(r"\s-{1,2}[a-z]")
+_TOKEN = re.compile(r"[\w.-]+")
+_COMMAND_NAMES: Final = _COMMANDS | _WRAPPERS
+_PATH_COMMAND_HINTS: Final = ("bin/", "usr/", ":\\windows\\")
+
+
+def _parts_naming_commands(parts: list[str]) -> set[int] | None:
+    """The indexes of *parts* where `_command_at` could find a command; None: any of them.
+
+    It only ever returns a word of `_COMMANDS` or `_WRAPPERS`, after the normalisation of
+    `_normalise`, or a `_PATH_COMMAND`; and it looks at the first 96 characters of a part.
+    So: the same normalisation over those characters of every part at once, the same
+    words, one set intersection, and a search for the few words found.
+    """
+    joined = "\x1f".join([part[:96] for part in parts])
+    joined = _IFS.sub(" ", joined)
+    if "$" in joined or "`" in joined:
+        joined = _EMPTY_EXPANSION.sub("", joined)
+    if _NOISE_CHARS.search(joined):
+        joined = _WORD_NOISE.sub("", joined)
+    if contains_any(joined, _PATH_COMMAND_HINTS):
+        return None
+    found = _COMMAND_NAMES.intersection(_TOKEN.findall(joined))
+    if not found:
+        return set()
+    if len(parts) == 1:
+        return {0}
+    words = re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, found)) + r")(?![\w.-])")
+    return _indexes(joined, words)
+
+
+def _parts_matching(parts: list[str], pattern: re.Pattern[str]) -> set[int]:
+    """The indexes of *parts* in which *pattern* matches (it never matches the separator)."""
+    if len(parts) == 1:
+        return {0} if pattern.search(parts[0]) else set()
+    return _indexes("\x1f".join(parts), pattern)
+
+
+def _indexes(joined: str, pattern: re.Pattern[str]) -> set[int]:
+    """Which separator-delimited parts of *joined* hold a match of *pattern*."""
+    indexes: set[int] = set()
+    for match in pattern.finditer(joined):
+        indexes.add(joined.count("\x1f", 0, match.start()))
+    return indexes
+
+
+def command_reason(text: str, *, gate: bool = True) -> str | None:
+    """Why *text* (decoded and lower-cased) is a command injection, or None.
+
+    *gate* False runs every per-part check (the tests compare both ways).
+    """
     low = text  # lower-cased by the engine
     if " " not in low and "+" in low:
         low = low.replace("+", " ")  # form encoding: dir+c:/
@@ -728,7 +781,8 @@ def command_reason(text: str) -> str | None:
         low = _EMPTY_EXPANSION.sub("", low)
         if _strong_shell(low):
             return "shell construct"
-        if hidden:
+        # Only a word of _COMMANDS can be what the expansion hid: one set check first.
+        if hidden and not _COMMANDS.isdisjoint(_TOKEN.findall(low)):
             for part in _SPLIT.split(low):
                 words = part.split(None, 1)
                 if words and words[0].strip("'\"") in _COMMANDS:
@@ -761,19 +815,30 @@ def command_reason(text: str) -> str | None:
     quote = _LEADING_QUOTE.match(parts[0])
     if quote is not None:  # ' whoami: the value closes a quoted argument first
         parts[0:1] = ["", parts[0][quote.end() :]]
+    # Which parts can hold a command (by the words in them) or a flag: on long text with
+    # many separators (code, CSS, noise) that skips almost all of the per-part work.
+    if gate and len(parts) > _GATE_MIN_PARTS:
+        named = _parts_naming_commands(parts)
+        flagged = _parts_matching(parts, _FLAG_GATE)
+    else:
+        named = flagged = None
     if len(parts) > 1:
-        for part in dict.fromkeys(parts[1:]):  # each distinct command line once
-            command = _command_at(part, separated=True)
-            if command:
+        if named is None or flagged is None:
+            candidates: Iterable[int] = range(1, len(parts))
+        else:
+            candidates = sorted((named | flagged) - {0})
+        for index in candidates:
+            part = parts[index]
+            if (named is None or index in named) and _command_at(part, separated=True):
                 return "separator followed by a command"
-            flags = _SEPARATED_FLAGS.match(part)
-            if flags and flags.group(1) not in _STOPWORDS:
-                return "separator followed by a command"
-        first = _command_at(parts[0], separated=True)
+            if flagged is None or index in flagged:
+                flags = _SEPARATED_FLAGS.match(part)
+                if flags and flags.group(1) not in _STOPWORDS:
+                    return "separator followed by a command"
+        first = _command_at(parts[0], separated=True) if named is None or 0 in named else None
         if first and (first not in _AMBIGUOUS or first in _BARE_OK):
             return "command before a separator"
-    command = _command_at(parts[0], separated=False)
-    if command:
+    if (named is None or 0 in named) and _command_at(parts[0], separated=False):
         return "command line"
     if "/" in low and _GLOB_PATH.search(low):
         return "glob path"
