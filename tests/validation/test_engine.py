@@ -421,3 +421,12 @@ def test_the_command_gate_never_changes_the_verdict(value: str) -> None:
     assert command_reason(low) == expected
     with mock.patch.object(_shell, "_GATE_MIN_PARTS", 0):  # the gate on every input
         assert command_reason(low) == expected
+
+
+@given(st.text(alphabet=st.sampled_from(list("%%%0123456789abcdefABCDEFgz é\u00ff")), max_size=40))
+def test_the_run_unquote_matches_the_standard_library(value: str) -> None:
+    import urllib.parse
+
+    from hardpoint.validation._decode import _unquote_to_bytes
+
+    assert _unquote_to_bytes(value) == urllib.parse.unquote_to_bytes(value)

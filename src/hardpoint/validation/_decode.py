@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-import urllib.parse
 from collections.abc import Callable
 from typing import Final
 
@@ -141,12 +140,32 @@ def _fold_run(raw: bytes) -> str:
     return "".join(out)
 
 
+# A run of %XX escapes, turned into bytes in one call.
+_PERCENT_RUN = re.compile(rb"(?:%[0-9a-fA-F]{2})+")
+
+
+def _run_bytes(match: re.Match[bytes]) -> bytes:
+    return bytes.fromhex(match.group().replace(b"%", b"").decode("ascii"))
+
+
+def _unquote_to_bytes(value: str) -> bytes:
+    """What ``urllib.parse.unquote_to_bytes`` returns, a run of escapes at a time.
+
+    The standard library raises and catches a KeyError for every "%" that starts no escape:
+    4,000 of them cost milliseconds.
+    """
+    raw = value.encode("utf-8")
+    if b"%" not in raw:
+        return raw
+    return _PERCENT_RUN.sub(_run_bytes, raw)
+
+
 def percent_decode(value: str) -> str:
     """Undo one layer of percent-encoding (``%XX`` and ``%uXXXX``), overlong UTF-8 folded."""
     if "%" not in value:
         return value
     if "%u" not in value and "%U" not in value:
-        return _fold_bytes(urllib.parse.unquote_to_bytes(value))
+        return _fold_bytes(_unquote_to_bytes(value))
     parts: list[str] = []
     pending = bytearray()
     pos = 0
