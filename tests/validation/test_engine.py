@@ -7,6 +7,7 @@ benign look-alikes real users type.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -430,3 +431,22 @@ def test_the_run_unquote_matches_the_standard_library(value: str) -> None:
     from hardpoint.validation._decode import _unquote_to_bytes
 
     assert _unquote_to_bytes(value) == urllib.parse.unquote_to_bytes(value)
+
+
+@given(
+    st.binary(max_size=24).map(lambda b: bytes(0x80 | x for x in b))
+    | st.lists(
+        st.sampled_from(
+            [b"\xc0\xae", b"\xc1\x9c", b"\xc1\xaf", b"\xdf\xbf", b"\xc0", b"a", b"\xe0"]
+        ),
+        max_size=12,
+    ).map(b"".join)
+)
+def test_the_two_byte_fast_path_folds_as_the_loop(raw: bytes) -> None:
+    from unittest import mock
+
+    from hardpoint.validation import _decode
+
+    fast = _decode._fold_run(raw)
+    with mock.patch.object(_decode, "_TWO_BYTE_RUN", re.compile(rb"(?!)")):  # the loop only
+        assert _decode._fold_run(raw) == fast

@@ -74,12 +74,35 @@ def _fold_bytes(raw: bytes) -> str:
 _NON_ASCII_RUNS = re.compile(rb"([\x80-\xff]+[\x00-\x7f]?)")
 
 
+def _two_byte(lead: int, follow: int) -> str:
+    """What the loop in `_fold_run` makes of a lead 0xC0-0xDF and a continuation byte."""
+    low6 = follow & 0x3F
+    if lead == 0xC1 and low6 in (0x2E, 0x2F):
+        return chr(low6)  # %c1%af: "/" to decoders that drop the lead's low bit
+    return chr(((lead & 0x1F) << 6) | low6)
+
+
+# Every two-byte sequence, folded: a run made only of them (%c0%ae%c0%ae...) is folded by a
+# findall and dictionary lookups at C speed rather than a Python loop over each byte.
+_TWO_BYTE: Final = {
+    bytes((lead, follow)): _two_byte(lead, follow)
+    for lead in range(0xC0, 0xE0)
+    for follow in range(0x80, 0xC0)
+}
+_TWO_BYTE_RUN = re.compile(rb"((?:[\xc0-\xdf][\x80-\xbf])+)([\x00-\x7f]?)")
+_TWO_BYTE_SEQ = re.compile(rb"[\xc0-\xdf][\x80-\xbf]")
+
+
 def _fold_run(raw: bytes) -> str:
     """Fold one run of non-ASCII bytes (see `_fold_bytes`); ASCII bytes may follow a lead."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    pairs = _TWO_BYTE_RUN.fullmatch(raw)
+    if pairs is not None:
+        folded = "".join(map(_TWO_BYTE.__getitem__, _TWO_BYTE_SEQ.findall(pairs.group(1))))
+        return folded + pairs.group(2).decode("ascii")
     out: list[str] = []
     i, n = 0, len(raw)
     while i < n:
@@ -89,11 +112,7 @@ def _fold_run(raw: bytes) -> str:
             i += 1
             continue
         if 0xC0 <= b < 0xE0 and i + 1 < n and 0x80 <= raw[i + 1] < 0xC0:
-            low6 = raw[i + 1] & 0x3F
-            if b == 0xC1 and low6 in (0x2E, 0x2F):
-                out.append(chr(low6))  # %c1%af: "/" to decoders that drop the lead's low bit
-            else:
-                out.append(chr(((b & 0x1F) << 6) | low6))
+            out.append(_two_byte(b, raw[i + 1]))
             i += 2
             continue
         if b in (0xC0, 0xC1) and i + 1 < n and (raw[i + 1] < 0x20 or raw[i + 1] >= 0xC0):
