@@ -309,7 +309,9 @@ async def test_a_cold_burst_of_callers_does_not_open_the_breaker(
     # 50 tasks at once on a cold pool open 50 connections together; on a busy 2-core host that
     # took over 50 ms (the command timeout), which used to open the breaker on a healthy Redis
     # and turn every call into a miss for reset_timeout.
-    backend = RedisBackend.from_url(redis_url, namespace=namespace)
+    # A 200 ms command timeout keeps slow reads on a loaded CI host from opening the breaker;
+    # the connect timeout left to its default (now 250 ms) is what this test is about.
+    backend = RedisBackend.from_url(redis_url, namespace=namespace, timeout=0.2)
     configure_cache(backend=backend)
     errors: list[events.Event] = []
     unsubscribe = events.subscribe(
@@ -336,4 +338,20 @@ async def test_a_cold_burst_of_callers_does_not_open_the_breaker(
     finally:
         unsubscribe()
         await backend.aclear()
+        await backend.aclose()
+
+
+async def test_the_connect_timeout_defaults_to_at_least_250_ms(redis_url: str) -> None:
+    for timeout, expected in ((0.05, 0.25), (0.5, 0.5)):
+        backend = RedisBackend.from_url(redis_url, timeout=timeout)
+        try:
+            kwargs = backend._async().connection_pool.connection_kwargs
+            assert kwargs["socket_connect_timeout"] == expected
+            assert kwargs["socket_timeout"] == timeout
+        finally:
+            await backend.aclose()
+    backend = RedisBackend.from_url(redis_url, connect_timeout=0.1)
+    try:
+        assert backend._async().connection_pool.connection_kwargs["socket_connect_timeout"] == 0.1
+    finally:
         await backend.aclose()
