@@ -443,7 +443,6 @@ _BARE_OK: Final = frozenset(
 # Shell separators: ; | & && || newline, plus cmd.exe's ^-free forms, and substitutions.
 # Every branch starts with one of a few characters, so the regex engine scans for those.
 _SPLIT = re.compile(r"[;|&\n\r`]+|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}")
-_RARE_SEPARATORS: Final = ("$(", "%0a", "\\n", "\\r", "{")
 _SEPARATOR_TABLE: Final = str.maketrans(dict.fromkeys(";|&\n\r`", "\x1f"))
 _SEPARATOR_PAIRS: Final = tuple((char, "\x1f") for char in ";|&\n\r`")
 _LITERAL_SEPARATORS: Final = ("$(", "%0a", "\\n", "\\r")
@@ -755,8 +754,11 @@ def _parts_matching(parts: list[str], pattern: re.Pattern[str]) -> set[int]:
 def _indexes(joined: str, pattern: re.Pattern[str]) -> set[int]:
     """Which separator-delimited parts of *joined* hold a match of *pattern*."""
     indexes: set[int] = set()
-    for match in pattern.finditer(joined):
-        indexes.add(joined.count("\x1f", 0, match.start()))
+    index = position = 0
+    for match in pattern.finditer(joined):  # counting on from the last match: linear
+        index += joined.count("\x1f", position, match.start())
+        position = match.start()
+        indexes.add(index)
     return indexes
 
 
