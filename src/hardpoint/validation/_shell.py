@@ -817,6 +817,8 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
     quote = _LEADING_QUOTE.match(parts[0])
     if quote is not None:  # ' whoami: the value closes a quoted argument first
         parts[0:1] = ["", parts[0][quote.end() :]]
+    if len(parts) > 2:  # each distinct command line once (the first keeps its place)
+        parts = [parts[0], *dict.fromkeys(parts[1:])]
     # Which parts can hold a command (by the words in them) or a flag: on long text with
     # many separators (code, CSS, noise) that skips almost all of the per-part work.
     if gate and len(parts) > _GATE_MIN_PARTS:
