@@ -56,6 +56,9 @@ else:  # pytest finds it through the sys.path entry above
 
 CANARY: Final = "canary-7f3a9c1e-do-not-log"
 TIMEOUT: Final = 0.5  # per-attempt timeout of the backends under test, in seconds
+# Injected clients in tests that are not about timeouts: moto, a Python server, answered in
+# over 0.5 s once on a loaded CI host and failed a test about something else.
+CLIENT_TIMEOUT: Final = 5.0
 SLACK: Final = 0.5  # what a failing call may take beyond its timeout
 
 
@@ -519,7 +522,7 @@ def test_parser_error_quoting_the_body_is_not_chained(
         raise ResponseParserError(f"Unable to parse response: {response_dict['body']!r}")
 
     aws_server.put_secret(name, CANARY)
-    client = aws_server.client(timeout=TIMEOUT)
+    client = aws_server.client(timeout=CLIENT_TIMEOUT)
     client.meta.events.register("before-parse.secrets-manager.GetSecretValue", fail_to_parse)
     try:
         backend = AwsSecretsManagerBackend(client=client)
@@ -538,7 +541,7 @@ def test_errors_that_are_not_botocore_s_propagate_unchanged(
     def bug(**_: object) -> None:
         raise RuntimeError("a bug in a user's event hook")
 
-    client = aws_server.client(timeout=TIMEOUT)
+    client = aws_server.client(timeout=CLIENT_TIMEOUT)
     client.meta.events.register("before-call.secrets-manager.GetSecretValue", bug)
     try:
         with pytest.raises(RuntimeError, match="a bug"):
@@ -586,7 +589,7 @@ def test_user_without_permission_is_access_denied_by_moto_iam(
 ) -> None:
     aws_server.put_secret(name, "guarded")
     access_key, secret_key = aws_server.enable_iam_auth()
-    client = aws_server.client(access_key=access_key, secret_key=secret_key, timeout=TIMEOUT)
+    client = aws_server.client(access_key=access_key, secret_key=secret_key, timeout=CLIENT_TIMEOUT)
     try:
         backend = AwsSecretsManagerBackend(client=client)
         with pytest.raises(SecretAccessDeniedError, match=r"403 \(HTTP 403\)") as caught:
@@ -764,7 +767,7 @@ def test_missing_boto3_names_the_extra() -> None:
 
 def test_injected_client_is_used_and_left_open(aws_server: AwsSecretsServer, name: str) -> None:
     aws_server.put_secret(name, "injected")
-    client = aws_server.client(timeout=TIMEOUT)
+    client = aws_server.client(timeout=CLIENT_TIMEOUT)
     try:
         backend = AwsSecretsManagerBackend(client=client)
         assert backend.fetch(name).value == "injected"
