@@ -473,12 +473,19 @@ class _SyncCached(Generic[P, R]):
         owner: object,
         *,
         store: bool = True,
+        recheck: bool = True,
     ) -> _Result:
         core = self._core
         if not store:
             return self._compute_and_store(settings, None, key, args, kwargs, owner)
         if core.lock and isinstance(backend, LockingBackend):
             return self._compute_locked(settings, backend, key, args, kwargs, owner)
+        # A caller whose read missed just before the previous flight stored the value can
+        # reach this flight after that one ended: read once more before computing again.
+        # (Not for a refresh: it recomputes a value that is still there on purpose.)
+        data = self._read_fresh(settings, backend, key) if recheck else None
+        if data is not None:
+            return _Result(None, data, object())
         return self._compute_and_store(settings, backend, key, args, kwargs, owner)
 
     def _compute_and_store(
@@ -575,7 +582,10 @@ class _SyncCached(Generic[P, R]):
         def refresh() -> None:
             try:
                 self._flight.do(
-                    key, lambda: self._compute(settings, backend, key, args, kwargs, None)
+                    key,
+                    lambda: self._compute(
+                        settings, backend, key, args, kwargs, None, recheck=False
+                    ),
                 )
             except Exception:
                 logger.warning(
@@ -717,11 +727,16 @@ class _AsyncCached(Generic[P, R]):
         owner: object,
         *,
         store: bool = True,
+        recheck: bool = True,
     ) -> _Result:
         if not store:
             return await self._compute_and_store(settings, None, key, args, kwargs, owner)
         if self._core.lock and isinstance(backend, LockingBackend):
             return await self._compute_locked(settings, backend, key, args, kwargs, owner)
+        # As in the sync shell: a late reader may arrive after the previous flight ended.
+        data = await self._read_fresh(settings, backend, key) if recheck else None
+        if data is not None:
+            return _Result(None, data, object())
         return await self._compute_and_store(settings, backend, key, args, kwargs, owner)
 
     async def _compute_and_store(
@@ -820,7 +835,10 @@ class _AsyncCached(Generic[P, R]):
         async def refresh() -> None:
             try:
                 await self._flight.do(
-                    key, lambda: self._compute(settings, backend, key, args, kwargs, None)
+                    key,
+                    lambda: self._compute(
+                        settings, backend, key, args, kwargs, None, recheck=False
+                    ),
                 )
             except Exception:
                 logger.warning(
