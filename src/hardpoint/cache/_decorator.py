@@ -301,14 +301,10 @@ class _Core(Generic[R]):
     def load(
         self, settings: CacheSettings, backend: CacheBackend, key: str, data: bytes
     ) -> Entry | None:
-        """Decode a hit's bytes and remember them; a corrupt entry is reported, None returned."""
-        typecodec = self._typecodec or self.typecodec
-        try:
-            entry = settings.serializer.loads(data, typecodec)
-        except CorruptEntryError as exc:
-            self.corrupt(backend, exc)
-            return None
-        MEMO.remember(key, data, settings.serializer, typecodec, entry)
+        """`decode` a hit's bytes and remember them for the next hit on the same bytes."""
+        entry = self.decode(settings, backend, data)
+        if entry is not None:
+            MEMO.remember(key, data, settings.serializer, self.typecodec, entry)
         return entry
 
     def corrupt(self, backend: CacheBackend, exc: CorruptEntryError) -> None:
