@@ -89,7 +89,7 @@ def _normalize(text: str) -> str:
         and "\r" not in text
         and "  " not in text
         and " \n" not in text
-        and "\t\n" not in text
+        and ("\t" not in text or "\t\n" not in text)  # a memchr first: tabs are rare
         and not text.startswith("\n")
         and not text.endswith((" ", "\t", "\n"))
     ):
@@ -97,7 +97,7 @@ def _normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if " \n" in text or "\t\n" in text or text.endswith((" ", "\t")):
+    if " \n" in text or ("\t" in text and "\t\n" in text) or text.endswith((" ", "\t")):
         text = _TRAILING.sub("", text)
     text = text.strip("\n")
     if "`" not in text and "~" not in text:
