@@ -450,3 +450,41 @@ def test_the_two_byte_fast_path_folds_as_the_loop(raw: bytes) -> None:
     fast = _decode._fold_run(raw)
     with mock.patch.object(_decode, "_TWO_BYTE_RUN", re.compile(rb"(?!)")):  # the loop only
         assert _decode._fold_run(raw) == fast
+
+
+# The SQL token pattern as first written (alternatives in first-character order, quoted
+# strings and comments one character per step): the fast pattern must lex exactly as it did.
+_SQL_TOKEN_REFERENCE = re.compile(
+    r"""
+    [\s\x00-\x1f]*(?:
+    (?P<lcomment>--[^\n]*|\#[^\n]*)
+  | (?P<bcomment>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
+  | (?P<sq>'(?:[^'\\]|\\.|'')*(?:'|\Z))
+  | (?P<dq>"(?:[^"\\]|\\.|"")*(?:"|\Z))
+  | (?P<bq>`[^`]*(?:`|\Z))
+  | (?P<num>0x[0-9a-f]+|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?[df]?)
+  | (?P<var>@@?[a-z0-9_$.]*)
+  | (?P<word>[a-z_\u00c0-\uffff][a-z0-9_$\u00c0-\uffff]*(?:\.[a-z_*][a-z0-9_$]*)*)
+  | (?P<op><=>|<>|!=|<=|>=|\|\||&&|::|:=|@>|<@|\?\||\?&|[=<>!+\-*/%&|^~])
+  | (?P<punct>[(),;.])
+  | (?P<other>.)
+    )
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_SQL_ATOMS = st.sampled_from(
+    ["'", "''", '"', '""', "\\", "\\'", "`", "/*", "*/", "*", "/", "--", "#", "\n", " ", "\t",
+     "a", "or", "x.y", "@", "@@", "@>", "0x1f", "1.5e3", ".5", "1", "-", "(", ")", ",", ";", ".",
+     "=", "<>", "|", "&&", "é", "\u2003", "\x00", "_", "$", "!"]
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(st.lists(_SQL_ATOMS, max_size=40).map("".join))
+def test_the_fast_sql_token_pattern_lexes_as_the_reference(value: str) -> None:
+    from hardpoint.validation._sql import _TOKEN
+
+    def tokens(pattern: re.Pattern[str]) -> list[tuple[str | None, str, tuple[int, int]]]:
+        return [(m.lastgroup, m.group(), m.span()) for m in pattern.finditer(value)]
+
+    assert tokens(_TOKEN) == tokens(_SQL_TOKEN_REFERENCE)
