@@ -488,3 +488,11 @@ def test_the_fast_sql_token_pattern_lexes_as_the_reference(value: str) -> None:
         return [(m.lastgroup, m.group(), m.span()) for m in pattern.finditer(value)]
 
     assert tokens(_TOKEN) == tokens(_SQL_TOKEN_REFERENCE)
+
+
+@given(st.lists(st.sampled_from(list("'\"\\^ac9 -.é\x1f")), max_size=30).map("".join))
+def test_the_word_noise_strip_matches_the_look_behind_pattern(value: str) -> None:
+    from hardpoint.validation._shell import _strip_word_noise
+
+    reference = re.compile(r"""(?<=[a-z0-9])(?:['"\\^]+)(?=[a-z0-9])|^['"\\^]+(?=[a-z])""")
+    assert _strip_word_noise(value) == reference.sub("", value)

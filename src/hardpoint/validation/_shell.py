@@ -489,7 +489,21 @@ _IFS = re.compile(r"\$\{?ifs\}?(?:\$\d)?")
 _EMPTY_EXPANSION = re.compile(
     r"\$\{?[@*#?!$_0-9-]\}?(?![a-z(])|\$[@*#?!0-9]|``|\$\(\)|\$\{[a-z_][a-z0-9_]*:\d+:\d+\}"
 )
-_WORD_NOISE = re.compile(r"""(?<=[a-z0-9])(?:['"\\^]+)(?=[a-z0-9])|^['"\\^]+(?=[a-z])""")
+# Quotes and escapes inside a word (c'a't) or before the first letter ('cat): the inner runs
+# by a pattern led by a character class (the engine scans for it; a look-behind first made it
+# try every position), the leading run apart.
+_INNER_WORD_NOISE = re.compile(r"""([a-z0-9])['"\\^]+(?=[a-z0-9])""")
+_LEADING_WORD_NOISE = re.compile(r"""['"\\^]+(?=[a-z])""")
+
+
+def _strip_word_noise(segment: str) -> str:
+    """Remove the quotes and escapes the shell would remove from the words of *segment*."""
+    lead = _LEADING_WORD_NOISE.match(segment)
+    if lead is not None:
+        segment = segment[lead.end() :]
+    return _INNER_WORD_NOISE.sub(r"\1", segment)
+
+
 # Commands whose harmless English use never has these subcommands after them.
 _SUBCOMMANDS: Final = {
     "net": frozenset(
@@ -637,7 +651,7 @@ def _normalise(segment: str) -> str:
     if "$" in segment or "`" in segment:
         segment = _EMPTY_EXPANSION.sub("", segment)
     if _NOISE_CHARS.search(segment):
-        segment = _WORD_NOISE.sub("", segment)
+        segment = _strip_word_noise(segment)
     return segment
 
 
@@ -714,7 +728,9 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
 _GATE_MIN_PARTS: Final = 32
 # Whitespace, then a flag: what _SEPARATED_FLAGS needs somewhere in a part.
 _FLAG_GATE = re.compile(r"\s-{1,2}[a-z]")
-_TOKEN = re.compile(r"[\w.-]+")
+# Runs of ASCII word characters: every command name is one (a faster class than \w, and a
+# superset of its findings among command names; the boundaries are checked by `_word_at`).
+_TOKEN = re.compile(r"[a-z0-9_.-]+")
 _COMMAND_NAMES: Final = _COMMANDS | _WRAPPERS
 _PATH_COMMAND_HINTS: Final = ("bin/", "usr/", ":\\windows\\")
 
@@ -732,7 +748,7 @@ def _parts_naming_commands(parts: list[str]) -> set[int] | None:
     if "$" in joined or "`" in joined:
         joined = _EMPTY_EXPANSION.sub("", joined)
     if _NOISE_CHARS.search(joined):
-        joined = _WORD_NOISE.sub("", joined)
+        joined = _strip_word_noise(joined)
     if contains_any(joined, _PATH_COMMAND_HINTS):
         return None
     found = _COMMAND_NAMES.intersection(_TOKEN.findall(joined))
@@ -740,8 +756,10 @@ def _parts_naming_commands(parts: list[str]) -> set[int] | None:
         return set()
     if len(parts) == 1:
         return {0}
-    words = re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, found)) + r")(?![\w.-])")
-    return _indexes(joined, words)
+    # The words followed by no word character; those preceded by one are dropped in
+    # `_indexes` (a look-behind first would make the engine try every position).
+    words = re.compile("(?:" + "|".join(map(re.escape, found)) + r")(?![\w.-])")
+    return _indexes(joined, words, word_start=True)
 
 
 def _parts_matching(parts: list[str], pattern: re.Pattern[str]) -> set[int]:
@@ -751,15 +769,36 @@ def _parts_matching(parts: list[str], pattern: re.Pattern[str]) -> set[int]:
     return _indexes("\x1f".join(parts), pattern)
 
 
-def _indexes(joined: str, pattern: re.Pattern[str]) -> set[int]:
-    """Which separator-delimited parts of *joined* hold a match of *pattern*."""
+def _indexes(joined: str, pattern: re.Pattern[str], *, word_start: bool = False) -> set[int]:
+    """Which separator-delimited parts of *joined* hold a match of *pattern*.
+
+    With *word_start*, a match right after a word character (a letter, digit, ``_``, ``.``
+    or ``-``) does not count: the pattern's words must start a word.
+    """
     indexes: set[int] = set()
     index = position = 0
     for match in pattern.finditer(joined):  # counting on from the last match: linear
-        index += joined.count("\x1f", position, match.start())
-        position = match.start()
+        start = match.start()
+        if word_start and start and _word_char(joined[start - 1]):
+            continue
+        index += joined.count("\x1f", position, start)
+        position = start
         indexes.add(index)
     return indexes
+
+
+def _word_char(char: str) -> bool:
+    """Whether *char* is a word character of the shell patterns: alphanumeric, _, . or -."""
+    return char.isalnum() or char in "_.-"
+
+
+def _hides_command(split: list[str]) -> bool:
+    """Whether a command line of *split* starts with a command (quotes around it dropped)."""
+    for part in dict.fromkeys(split):  # each distinct command line once
+        words = part.split(None, 1)
+        if words and words[0].strip("'\"") in _COMMANDS:
+            return True
+    return False
 
 
 def command_reason(text: str, *, gate: bool = True) -> str | None:
@@ -778,17 +817,18 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
         for escape in _EDITOR_ESCAPE.finditer(low):
             if escape.group(1) in _COMMANDS:
                 return "editor shell escape"  # vi's :!whoami
+    split: list[str] | None = None  # the command lines of low, once it is final
     if "$" in low or "`" in low:
         hidden = _INNER_EXPANSION.search(low) is not None
-        low = _EMPTY_EXPANSION.sub("", low)
-        if _strong_shell(low):
-            return "shell construct"
-        # Only a word of _COMMANDS can be what the expansion hid: one set check first.
-        if hidden and not _COMMANDS.isdisjoint(_TOKEN.findall(low)):
-            for part in _SPLIT.split(low):
-                words = part.split(None, 1)
-                if words and words[0].strip("'\"") in _COMMANDS:
-                    return "command hidden by an empty expansion"
+        expanded = _EMPTY_EXPANSION.sub("", low)
+        if expanded != low:
+            low = expanded
+            if _strong_shell(low):
+                return "shell construct"
+        if hidden:
+            split = _split_commands(low)
+            if _hides_command(split):
+                return "command hidden by an empty expansion"
     if ("if " in low or "for " in low) and _BATCH.search(low):
         return "batch command"
     if "{" in low and "," in low and "}" in low:
@@ -813,7 +853,9 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
         return "code execution call"
     if "%" in low and _WINDOWS_VAR.search(low):
         return "windows environment variable"
-    parts = [low] if _SPLIT_CHARS.search(low) is None else _split_commands(low)
+    if split is None:
+        split = [low] if _SPLIT_CHARS.search(low) is None else _split_commands(low)
+    parts = split
     quote = _LEADING_QUOTE.match(parts[0])
     if quote is not None:  # ' whoami: the value closes a quoted argument first
         parts[0:1] = ["", parts[0][quote.end() :]]
