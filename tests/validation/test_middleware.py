@@ -269,6 +269,24 @@ async def test_bodies_that_are_not_json_or_forms_are_only_size_limited() -> None
         assert response.status_code == 413
 
 
+async def test_a_lone_surrogate_in_json_is_inspected_not_an_internal_error() -> None:
+    # JSON may escape a lone surrogate; percent-decoding one used to raise (a 500 at will).
+    app = build_app()
+    benign = b'{"name": "caf\\ud800 100%41"}'
+    attack = b'{"name": "caf\\ud800 100%41", "q": "\\udfff%27 OR 1=1--"}'
+    async with client_for(app) as client:
+        response = await client.post(
+            "/echo", content=benign, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.content == benign
+        response = await client.post(
+            "/echo", content=attack, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "root.q"
+
+
 async def test_non_utf8_and_chunked_bodies_reach_the_app_unchanged() -> None:
     app = build_app()
     raw = bytes(range(256)) * 64
