@@ -498,3 +498,13 @@ def test_the_word_noise_strip_matches_the_look_behind_pattern(value: str) -> Non
 
     reference = re.compile(r"""(?<=[a-z0-9])(?:['"\\^]+)(?=[a-z0-9])|^['"\\^]+(?=[a-z])""")
     assert _strip_word_noise(value) == reference.sub("", value)
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab_1.( \t'\"é\u2003;")), max_size=60))
+def test_a_call_name_needs_a_name_character_or_a_space_before_the_paren(value: str) -> None:
+    from hardpoint.validation._sql import _CALL, _NAME_CHARS
+
+    for paren in [i for i, char in enumerate(value) if char == "("]:
+        before = value[paren - 1] if paren else ""
+        if before not in _NAME_CHARS and not before.isspace():  # what _wants_anywhere skips
+            assert _CALL.search(value, max(0, paren - 48), paren) is None

@@ -160,7 +160,7 @@ def _fold_run(raw: bytes) -> str:
 
 
 # A run of %XX escapes, turned into bytes in one call.
-_PERCENT_RUN = re.compile(rb"(?:%[0-9a-fA-F]{2})+")
+_PERCENT_RUN = re.compile(rb"%[0-9a-fA-F]{2}(?:%[0-9a-fA-F]{2})*")  # a literal first: a fast scan
 
 
 def _run_bytes(match: re.Match[bytes]) -> bytes:

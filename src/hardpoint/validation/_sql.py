@@ -1100,6 +1100,7 @@ _ANYWHERE_WORDS: Final = (
     "msysobjects",
 )
 _CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\Z")
+_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 # The trigger words in a SQL shape, not an English one ("select the blue one", "in case"):
 # each branch starts with a literal, so the search is a fast scan.
 _SQL_PHRASE = re.compile(
@@ -1125,13 +1126,18 @@ _TWO_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
 _THREE_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
 
 
-def _wants_anywhere(low: str) -> bool:
-    if contains_any(low, _ANYWHERE_WORDS) and _SQL_PHRASE.search(low) is not None:
+def _wants_anywhere(low: str, *, triggers: bool) -> bool:
+    """Whether a whole-value rule could match *low*; *triggers*: an `_ANYWHERE_WORDS` is in it."""
+    if triggers and contains_any(low, _ANYWHERE_WORDS) and _SQL_PHRASE.search(low) is not None:
         return True
     paren = low.find("(")
     seen = 0
     while paren >= 0 and seen < _FULL:  # calls past the full lex's horizon cannot matter
         seen += 1
+        before = low[paren - 1] if paren else ""
+        if before not in _NAME_CHARS and not before.isspace():
+            paren = low.find("(", paren + 1)
+            continue  # _CALL needs a name character or a space right before the "("
         # The name before each "(" (looked up in a bounded window: linear overall).
         call = _CALL.search(low, max(0, paren - 48), paren)
         if call is not None:
@@ -1174,9 +1180,9 @@ _BARE_MARKS: Final = (";", "--", "#", "/*", "&&", "||")
 _WORD_RUN = re.compile(r"[a-z_]+")
 
 
-def _context(low: str, prefix: list[Token], *, quote: str) -> str | None:
+def _context(low: str, prefix: list[Token], *, quote: str, triggers: bool) -> str | None:
     if not prefix and not _bare_rules_may_apply(low):
-        return _anywhere(_lex(low, _FULL)) if _wants_anywhere(low) else None
+        return _anywhere(_lex(low, _FULL)) if _wants_anywhere(low, triggers=triggers) else None
     words = _THREE_WORDS.match(low)
     two = _TWO_WORDS.match(low) if words is None or words.group(1) in _KEYWORD_TYPES else None
     if (
@@ -1194,12 +1200,14 @@ def _context(low: str, prefix: list[Token], *, quote: str) -> str | None:
     ):
         # Three plain words first: no context rule can match (they need a value, an
         # operator or a keyword within the first tokens), so only whole-value rules remain.
-        return _anywhere(prefix + _lex(low, _FULL)) if _wants_anywhere(low) else None
+        if not _wants_anywhere(low, triggers=triggers):
+            return None
+        return _anywhere(prefix + _lex(low, _FULL))
     head = prefix + _lex(low, _HEAD)
     quoted = bool(prefix)
     complete = len(head) - len(prefix) < _HEAD
     reason = _analyse(head, quoted=quoted, quote=quote, complete=complete)
-    if reason is None and _wants_anywhere(low):
+    if reason is None and _wants_anywhere(low, triggers=triggers):
         full = head if complete else prefix + _lex(low, _FULL)
         reason = _anywhere(full)
     return reason
@@ -1220,7 +1228,10 @@ def sql_reason(text: str) -> str | None:
         and not plain_sql_shape(low)
     ):
         return None
-    reason = _context(low, [], quote="")
+    # Whether a trigger word of the whole-value rules occurs, found once for every context:
+    # a context is the value or a part of it.
+    triggers = contains_any(low, _ANYWHERE_WORDS)
+    reason = _context(low, [], quote="", triggers=triggers)
     if reason:
         return reason
     for quote in ("'", '"'):
@@ -1233,7 +1244,7 @@ def sql_reason(text: str) -> str | None:
                 word = _LEADING_WORD.match(rest)
                 if word is None or word.group() not in _KEYWORD_TYPES:
                     continue
-            reason = _context(rest, [("s", low[:cut])], quote=quote)
+            reason = _context(rest, [("s", low[:cut])], quote=quote, triggers=triggers)
             if reason:
                 return reason
     return None
