@@ -491,8 +491,9 @@ _EMPTY_EXPANSION = re.compile(
 )
 # Quotes and escapes inside a word (c'a't) or before the first letter ('cat): the inner runs
 # by a pattern led by a character class (the engine scans for it; a look-behind first made it
-# try every position), the leading run apart.
-_INNER_WORD_NOISE = re.compile(r"""([a-z0-9])['"\\^]+(?=[a-z0-9])""")
+# try every position) that checks the letter before the run after its first character, the
+# leading run apart. No group: the replacement is a constant, with no call per match.
+_INNER_WORD_NOISE = re.compile(r"""['"\\^](?<=[a-z0-9]['"\\^])['"\\^]*(?=[a-z0-9])""")
 _LEADING_WORD_NOISE = re.compile(r"""['"\\^]+(?=[a-z])""")
 
 
@@ -501,7 +502,7 @@ def _strip_word_noise(segment: str) -> str:
     lead = _LEADING_WORD_NOISE.match(segment)
     if lead is not None:
         segment = segment[lead.end() :]
-    return _INNER_WORD_NOISE.sub(r"\1", segment)
+    return _INNER_WORD_NOISE.sub("", segment)
 
 
 # Commands whose harmless English use never has these subcommands after them.
@@ -647,7 +648,8 @@ _GLOB_PATH = re.compile(r"/(?:[a-z?*\[\]!]*[?*\[][a-z?*\[\]!]*)/(?:[a-z?*\[\]!]+
 
 
 def _normalise(segment: str) -> str:
-    segment = _IFS.sub(" ", segment)
+    if "$" in segment:
+        segment = _IFS.sub(" ", segment)
     if "$" in segment or "`" in segment:
         segment = _EMPTY_EXPANSION.sub("", segment)
     if _NOISE_CHARS.search(segment):
