@@ -508,3 +508,11 @@ def test_a_call_name_needs_a_name_character_or_a_space_before_the_paren(value: s
         before = value[paren - 1] if paren else ""
         if before not in _NAME_CHARS and not before.isspace():  # what _wants_anywhere skips
             assert _CALL.search(value, max(0, paren - 48), paren) is None
+
+
+@given(st.text(alphabet=st.sampled_from(list("catlsw_.-7z \x1f;'é\ud800ABİK0")), max_size=40))
+def test_command_names_are_found_as_a_token_regex_finds_them(value: str) -> None:
+    from hardpoint.validation._shell import _COMMAND_NAMES, _command_names_in
+
+    runs = re.findall(r"[a-z0-9_.-]+", value)
+    assert _command_names_in(value) == _COMMAND_NAMES.intersection(runs)
