@@ -440,9 +440,8 @@ _BARE_OK: Final = frozenset(
     }
 )
 
-# Shell separators: ; | & && || newline, plus cmd.exe's ^-free forms, and substitutions.
-# Every branch starts with one of a few characters, so the regex engine scans for those.
-_SPLIT = re.compile(r"[;|&\n\r`]+|\$\(|\(\s*\)\s*\{|%0a|\\[nr]|\{\s*:\s*;\s*\}")
+# Shell separators: ; | & && || newline and backtick, "$(", the function definitions "() {"
+# and "{ :; }", and the escaped newlines %0a, \n and \r that a later decoder turns into one.
 _SEPARATOR_TABLE: Final = str.maketrans(dict.fromkeys(";|&\n\r`", "\x1f"))
 _SEPARATOR_PAIRS: Final = tuple((char, "\x1f") for char in ";|&\n\r`")
 _LITERAL_SEPARATORS: Final = ("$(", "%0a", "\\n", "\\r")
@@ -450,10 +449,9 @@ _BRACE_SEPARATORS = re.compile(r"\(\s*\)\s*\{|\{\s*:\s*;\s*\}")
 
 
 def _split_commands(low: str) -> list[str]:
-    """Split at every separator `_SPLIT` matches, at C speed (no regex over the whole text).
+    """Split *low* into command lines at every shell separator, at C speed.
 
-    Runs of single-character separators give empty parts where `_SPLIT` merges them; an
-    empty part is no command line either way.
+    A run of single-character separators gives empty parts, which hold no command line.
     """
     # "$(" before the braces: in "$(){" the regex takes "$(" first, leftmost.
     for separator in _LITERAL_SEPARATORS:
