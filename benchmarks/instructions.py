@@ -10,9 +10,12 @@ were set on a faster machine, over to any machine.
    ``functools.lru_cache``.
 2. ``LLMCache.key`` for the ~1 KB and ~10 KB requests of llm_cache_bench.py, against a raw
    sha256 of ``json.dumps`` (and LiteLLM's ``Cache.get_cache_key`` with ``--litellm``).
+3. ``hardpoint.validation.scan`` on the 10,000-character inputs of validation_bench.py and on
+   every fourth line of the corpora, against the naive regex design.
 
-Run: ``python benchmarks/instructions.py [--litellm]`` (needs ``valgrind`` on PATH; a few
-minutes; LiteLLM's import alone takes minutes under valgrind, so it is counted on request).
+Run: ``python benchmarks/instructions.py [--litellm] [--only cache,llm,validation]`` (needs
+``valgrind`` on PATH; about 25 minutes for all; LiteLLM's import alone takes minutes under
+valgrind, so it is counted on request).
 """
 
 from __future__ import annotations
@@ -89,7 +92,37 @@ if contender is not None and contender.fn is not None:
     contenders[contender.name] = lambda fn=contender.fn: fn(fresh(), args)
 """
 
-CALLS: Final = {"cache": 20_000, "llm": 2_000}
+# One call scans one long input, or every fourth line of the corpora (the count is divided
+# out). The corpora are read as validation_bench.py reads them.
+_VALIDATION_SETUP: Final = """
+import os
+from pathlib import Path
+import validation_bench as bench
+from hardpoint.validation import scan
+
+corpora = Path(os.environ.get("HARDPOINT_CORPORA", bench.ROOT.parent / "shared" / "corpora"))
+lines = [
+    line
+    for kind, names in (("attack", bench.ATTACKS), ("benign", bench.NATURAL))
+    for name in names
+    for line in bench.read_lines(corpora / kind / f"{name}.txt")[::4]
+]
+LINES = len(lines)
+
+def every_line(check):
+    for line in lines:
+        check(line)
+
+contenders = {name: (lambda v=value: scan(v)) for name, value in bench.long_inputs().items()}
+contenders["corpus lines"] = lambda: every_line(scan)
+contenders["corpus lines, naive"] = lambda: every_line(bench.naive_blocks)
+contenders["lines"] = lambda: print(LINES, file=sys.stderr)
+"""
+
+CALLS: Final = {"cache": 20_000, "llm": 2_000, "validation": 2}
+# On session 4's machine, scan() ran 8.8-9.3 M instructions a millisecond (31.8 M for random
+# punctuation took 3.4-3.6 ms): the 2 ms target for any 10,000-character input, in instructions.
+VALIDATION_2MS: Final = 18_000_000
 
 
 def instructions(program: str, contender: str, calls: int) -> int:
@@ -195,8 +228,53 @@ def llm_section(report: Report, *, litellm: bool) -> None:
     report.add(table)
 
 
+def validation_section(report: Report) -> None:
+    """scan() on the long inputs and per corpus line, beside the naive regexes."""
+    program = _RUNNER.format(bench_dir=BENCH_DIR, setup=_VALIDATION_SETUP)
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "run.py"
+        script.write_text(program)
+        done = subprocess.run(
+            [sys.executable, str(script), "lines", "0"], capture_output=True, text=True
+        )
+    lines = int(done.stderr.split()[-1])
+    names = [
+        "prose", "apostrophes", "quotes and parens", "angle brackets", "open tag",
+        "dots and slashes", "percent-encoding", "overlong utf-8", "entities", "backslashes",
+        "shell separators", "sql comments", "unterminated string", "random punctuation",
+        "one long word",
+    ]  # fmt: skip
+    counts = per_call(_VALIDATION_SETUP, names, CALLS["validation"])
+    table = Table(
+        f"3. validation scan(): instructions per call ({CALLS['validation']} calls)",
+        ["input", "instructions per call", "x the 2 ms budget"],
+        notes=[f"2 ms taken as {VALIDATION_2MS / 1e6:.0f} M instructions (session 4's machine)"],
+    )
+    for name in names:
+        table.rows.append([name, f"{counts[name]:,.0f}", f"{counts[name] / VALIDATION_2MS:.2f}"])
+    report.add(table)
+    worst = max(names, key=counts.__getitem__)
+    report.target(
+        f"validation: any 10,000-character input <= 2 ms (<= {VALIDATION_2MS / 1e6:.0f} M)",
+        counts[worst] <= VALIDATION_2MS,
+        f"worst {worst}: {counts[worst] / 1e6:.1f} M instructions",
+    )
+    corpus = per_call(_VALIDATION_SETUP, ["corpus lines", "corpus lines, naive"], 1)
+    own, naive = corpus["corpus lines"] / lines, corpus["corpus lines, naive"] / lines
+    lines_table = Table(
+        f"4. validation: instructions per corpus line (every fourth line, {lines:,} lines)",
+        ["contender", "instructions per line", "x naive regexes"],
+    )
+    lines_table.rows.append(["hardpoint scan()", f"{own:,.0f}", f"{own / naive:.1f}"])
+    lines_table.rows.append(["naive regexes", f"{naive:,.0f}", "1.0"])
+    report.add(lines_table)
+
+
+SECTIONS: Final = ("cache", "llm", "validation")
+
+
 def main() -> int:
-    """Print both tables and the target lines."""
+    """Print the tables of the chosen sections and their target lines."""
     if shutil.which("valgrind") is None:
         print("valgrind is not on PATH (apt-get install valgrind)", file=sys.stderr)
         return 2
@@ -205,9 +283,19 @@ def main() -> int:
         "instructions per call (callgrind)",
         versions=[("python", sys.version.split()[0]), ("valgrind", valgrind.stdout.strip())],
     )
+    only = set(SECTIONS)
+    if "--only" in sys.argv:
+        only = set(sys.argv[sys.argv.index("--only") + 1].split(","))
+        if not only <= set(SECTIONS):
+            print(f"--only takes some of {','.join(SECTIONS)}", file=sys.stderr)
+            return 2
     report.print_versions()
-    cache_section(report)
-    llm_section(report, litellm="--litellm" in sys.argv)
+    if "cache" in only:
+        cache_section(report)
+    if "llm" in only:
+        llm_section(report, litellm="--litellm" in sys.argv)
+    if "validation" in only:
+        validation_section(report)
     report.print_targets()
     return 0
 
