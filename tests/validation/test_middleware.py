@@ -810,10 +810,12 @@ async def test_config_object_and_keywords_are_equivalent() -> None:
 
 # --- properties -------------------------------------------------------------------------------
 
+# Lone surrogates too: JSON escapes them ("\ud800") and json.loads hands them over.
+_any_text = st.text(st.characters(exclude_categories=()), max_size=20)
 json_documents = st.recursive(
-    st.none() | st.integers() | st.text(max_size=20),
+    st.none() | st.integers() | _any_text | st.sampled_from(["\ud800%41", "%c0%ae\udfff"]),
     lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+        st.lists(children, max_size=5) | st.dictionaries(_any_text, children, max_size=5)
     ),
     max_leaves=20,
 )
@@ -837,6 +839,7 @@ content_types = st.sampled_from(
 @settings(max_examples=300, deadline=None)
 @example(body=b"x" * 600, cuts=[100], content_type=b"text/plain", query=b"")
 @example(body=b'{"a": "<script>"}', cuts=[3, 3, 9], content_type=b"application/json", query=b"")
+@example(body=b'{"a": "\\ud800%41"}', cuts=[], content_type=b"application/json", query=b"")
 async def test_any_request_is_passed_exactly_or_refused_never_a_500(
     body: bytes, cuts: list[int], content_type: bytes, query: bytes
 ) -> None:
