@@ -1128,7 +1128,7 @@ _THREE_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*
 
 def _wants_anywhere(low: str, *, triggers: bool) -> bool:
     """Whether a whole-value rule could match *low*; *triggers*: an `_ANYWHERE_WORDS` is in it."""
-    if triggers and contains_any(low, _ANYWHERE_WORDS) and _SQL_PHRASE.search(low) is not None:
+    if triggers and _SQL_PHRASE.search(low) is not None:
         return True
     paren = low.find("(")
     seen = 0
@@ -1228,8 +1228,8 @@ def sql_reason(text: str) -> str | None:
         and not plain_sql_shape(low)
     ):
         return None
-    # Whether a trigger word of the whole-value rules occurs, found once for every context:
-    # a context is the value or a part of it.
+    # Whether a trigger word of the whole-value rules occurs in each context; a quote context
+    # is a suffix of the value, so it can hold one only if the value does.
     triggers = contains_any(low, _ANYWHERE_WORDS)
     reason = _context(low, [], quote="", triggers=triggers)
     if reason:
@@ -1244,7 +1244,8 @@ def sql_reason(text: str) -> str | None:
                 word = _LEADING_WORD.match(rest)
                 if word is None or word.group() not in _KEYWORD_TYPES:
                     continue
-            reason = _context(rest, [("s", low[:cut])], quote=quote, triggers=triggers)
+            in_rest = triggers and contains_any(rest, _ANYWHERE_WORDS)
+            reason = _context(rest, [("s", low[:cut])], quote=quote, triggers=in_rest)
             if reason:
                 return reason
     return None
