@@ -440,23 +440,30 @@ def test_the_run_unquote_matches_the_standard_library(value: str) -> None:
     assert _unquote_to_bytes(value) == urllib.parse.unquote_to_bytes(value)
 
 
-@given(
-    st.binary(max_size=24).map(lambda b: bytes(0x80 | x for x in b))
-    | st.lists(
-        st.sampled_from(
-            [b"\xc0\xae", b"\xc1\x9c", b"\xc1\xaf", b"\xdf\xbf", b"\xc0", b"a", b"\xe0"]
-        ),
-        max_size=12,
-    ).map(b"".join)
-)
-def test_the_two_byte_fast_path_folds_as_the_loop(raw: bytes) -> None:
-    from unittest import mock
+_BYTE_SEQUENCES = st.lists(
+    st.binary(max_size=3)
+    | st.sampled_from(
+        [
+            *(b"\xc0\xae", b"\xc1\x9c", b"\xc1\xaf", b"\xdf\xbf", b"\xc0", b"\xe0\x80\xae"),
+            *(b"\xed\xa0\x80", b"\xf0\x80\x80\xae", b"\xf8\x80\x80\x80\xae", b"\xa0"),
+            *(b"\xfc\x80\x80\x80\x80\xaf", b"\xc0\x1c", b"\xc1\xee", "é中😀".encode(), b"a"),
+        ]
+    ),
+    max_size=16,
+).map(b"".join)
 
+
+@given(st.binary(max_size=40) | _BYTE_SEQUENCES)
+def test_the_table_fold_matches_the_loop_over_each_run(raw: bytes) -> None:
+    """`_fold_bytes` (a split and a table) folds as the loop did over each non-ASCII run."""
     from hardpoint.validation import _decode
 
-    fast = _decode._fold_run(raw)
-    with mock.patch.object(_decode, "_TWO_BYTE_RUN", re.compile(rb"(?!)")):  # the loop only
-        assert _decode._fold_run(raw) == fast
+    runs = re.split(rb"([\x80-\xff]+[\x00-\x7f]?)", raw)  # the runs the loop was given
+    expected = "".join(
+        part.decode("ascii") if part.isascii() else _decode._fold_loop(part) for part in runs
+    )
+    assert _decode._fold_bytes(raw) == expected
+    assert _decode._fold_loop(raw) == expected  # and as the loop over the whole
 
 
 # The SQL token pattern as first written (alternatives in first-character order, quoted
@@ -521,3 +528,27 @@ def test_command_names_are_found_as_a_token_regex_finds_them(value: str) -> None
 
     runs = re.findall(r"[a-z0-9_.-]+", value)
     assert _command_names_in(value) == _COMMAND_NAMES.intersection(runs)
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *"<>/'\"a%&;é\u0338\u2039\u203a\u2019\ufb01\uff1c\ue000\u00bc\u00be\u0323\u2215",
+                *("%e2%80%b9", "%cc%b8", "&#x338;"),
+            ]
+        ),
+        max_size=30,
+    ).map("".join)
+)
+def test_decoding_skips_only_the_normalisations_that_change_nothing(value: str) -> None:
+    """A round reuses the last NFKC result; normalising every round gives the same text."""
+    from hardpoint.validation import _decode
+
+    expected = value
+    for _ in range(_decode._MAX_ROUNDS):
+        decoded, _ = _decode._one_round(expected, "")  # "" is never the text: always NFKC
+        if decoded == expected:
+            break
+        expected = decoded
+    assert decode(value) == expected
