@@ -113,10 +113,12 @@ def every_line(check):
     for line in lines:
         check(line)
 
-contenders = {name: (lambda v=value: scan(v)) for name, value in bench.long_inputs().items()}
+long_inputs = bench.long_inputs(corpora)
+contenders = {name: (lambda v=value: scan(v)) for name, value in long_inputs.items()}
 contenders["corpus lines"] = lambda: every_line(scan)
 contenders["corpus lines, naive"] = lambda: every_line(bench.naive_blocks)
 contenders["lines"] = lambda: print(LINES, file=sys.stderr)
+contenders["names"] = lambda: print(*long_inputs, sep="\n")
 """
 
 CALLS: Final = {"cache": 20_000, "llm": 2_000, "validation": 2}
@@ -237,13 +239,11 @@ def validation_section(report: Report) -> None:
         done = subprocess.run(
             [sys.executable, str(script), "lines", "0"], capture_output=True, text=True
         )
-    lines = int(done.stderr.split()[-1])
-    names = [
-        "prose", "apostrophes", "quotes and parens", "angle brackets", "open tag",
-        "dots and slashes", "percent-encoding", "overlong utf-8", "entities", "backslashes",
-        "shell separators", "sql comments", "unterminated string", "random punctuation",
-        "one long word",
-    ]  # fmt: skip
+        lines = int(done.stderr.split()[-1])
+        done = subprocess.run(
+            [sys.executable, str(script), "names", "0"], capture_output=True, text=True
+        )
+    names = list(dict.fromkeys(done.stdout.splitlines()))  # the long inputs, by name
     counts = per_call(_VALIDATION_SETUP, names, CALLS["validation"])
     table = Table(
         f"3. validation scan(): instructions per call ({CALLS['validation']} calls)",
