@@ -552,3 +552,36 @@ def test_decoding_skips_only_the_normalisations_that_change_nothing(value: str) 
             break
         expected = decoded
     assert decode(value) == expected
+
+
+_SQL_PHRASE_ATOMS = st.sampled_from(
+    [
+        *("select", "union", "case", "when", "exec", "waitfor", "delay", "sys.", "pg_", "@@"),
+        *("declare", "outfile", "mysql.user", "information_schema", "all", "from", "sleep"),
+        *(" ", "  ", "\n", "(", ")", "*", "'", ";", "/*", "@", "1", "a", "x", "_", ".", "é"),
+    ]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_SQL_PHRASE_ATOMS, max_size=30).map("".join), st.integers(0, 200))
+def test_the_last_sql_phrase_is_where_the_pattern_last_matches(value: str, cut: int) -> None:
+    """Found at the trigger words only, it answers the pattern's search in every suffix."""
+    from hardpoint.validation._sql import _SQL_PHRASE, _last_phrase
+
+    starts = [at for at in range(len(value)) if _SQL_PHRASE.match(value, at) is not None]
+    last = _last_phrase(value)
+    assert last == max(starts, default=-1)
+    cut = min(cut, len(value))  # a quote context: the value after its quote at *cut*
+    assert (last > cut) == (_SQL_PHRASE.search(value[cut + 1 :]) is not None)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from([*"ab_1.( \t\n'\"é\u2003;9z", "sleep", "x" * 30]), max_size=40))
+def test_the_call_name_read_backwards_is_the_one_the_pattern_finds(atoms: list[str]) -> None:
+    from hardpoint.validation._sql import _CALL, _call_name
+
+    value = "".join(atoms)
+    for paren in [i for i, char in enumerate(value) if char == "("]:
+        call = _CALL.search(value, max(0, paren - 48), paren)
+        assert _call_name(value, paren) == (call.group(1) if call is not None else "")
