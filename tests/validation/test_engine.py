@@ -585,3 +585,49 @@ def test_the_call_name_read_backwards_is_the_one_the_pattern_finds(atoms: list[s
     for paren in [i for i, char in enumerate(value) if char == "("]:
         call = _CALL.search(value, max(0, paren - 48), paren)
         assert _call_name(value, paren) == (call.group(1) if call is not None else "")
+
+
+# The command-injection patterns as first written (led by \b or a character class, the engine
+# tried a match at every position): the literal-led ones must find the same.
+_PHP_CALL_REFERENCE = re.compile(
+    r"\b(?:system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*['\"$`]|"
+    r"\bphpinfo\s*\(\s*\)"
+)
+_INNER_EXPANSION_REFERENCE = re.compile(r"[a-z0-9](?:``|\$\(\)|\$\{?[@*#?!0-9]\}?)(?:[a-z0-9]|\s)")
+_SHELL_ATOMS = st.sampled_from(
+    [
+        *("system", "exec", "shell_exec", "pcntl_exec", "passthru", "popen", "proc_open"),
+        *("phpinfo", "ls", "w", "id", "cat", "my", "x", "é", "_", "1", " ", "\t", "\x1f", "("),
+        *(")", "'", '"', "$", "`", "``", "$()", "${@}", "$9", "{", "}", ";", "|", "\n", "-"),
+    ]
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(_SHELL_ATOMS, max_size=30).map("".join))
+def test_the_literal_led_shell_patterns_match_as_the_references(value: str) -> None:
+    from hardpoint.validation._shell import _INNER_EXPANSION, _PHP_CALL
+
+    assert (_PHP_CALL.search(value) is None) == (_PHP_CALL_REFERENCE.search(value) is None)
+    inner = _INNER_EXPANSION.search(value)
+    reference = _INNER_EXPANSION_REFERENCE.search(value)
+    assert (inner is None) == (reference is None)
+    if inner is not None and reference is not None:
+        assert inner.start() == reference.start() + 1  # it starts after the letter
+
+
+@settings(max_examples=400)
+@given(st.lists(st.lists(_SHELL_ATOMS, max_size=6).map("".join), min_size=1, max_size=8))
+def test_a_hidden_command_is_found_as_the_loop_over_each_line_found_it(split: list[str]) -> None:
+    from hardpoint.validation._shell import _COMMANDS, _hides_command
+
+    split = [part.replace("\x1f", "") for part in split]  # the lines of a split hold none
+
+    def reference() -> bool:
+        for part in dict.fromkeys(split):
+            words = part.split(None, 1)
+            if words and words[0].strip("'\"") in _COMMANDS:
+                return True
+        return False
+
+    assert _hides_command(split) == reference()
