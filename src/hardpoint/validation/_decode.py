@@ -312,14 +312,15 @@ def _one_round(value: str, normal: str) -> tuple[str, str]:
             value = replace_chars(value, _HIGH_BIT, _HIGH_BIT_PAIRS)
         if value != normal:
             value = unicodedata.normalize("NFKC", value)
+        # The ASCII characters put in below compose with nothing around them but "<" and
+        # ">" with a U+0338 after them ("\u226e", "\u226f"): unless both can occur, the
+        # text stays in NFKC.
+        stays_normal = "\u0338" not in value or ("\u2039" not in value and "\u203a" not in value)
         value = replace_chars(value, _CONFUSABLES, _CONFUSABLE_PAIRS)
         if _PRIVATE_USE.search(value):
             # Best-fit mappings on Windows turn private-use code points into separators.
             value = _PRIVATE_USE.sub("/", value)
-        # The ASCII characters just put in compose with nothing that follows them but
-        # U+0338 ("<" and ">" with it are "\u226e" and "\u226f"): without it, the text is
-        # still in NFKC.
-        normal = value if "\u0338" not in value else ""
+        normal = value if stays_normal else ""
     return value, normal
 
 
