@@ -12,11 +12,15 @@ by a letter opens a tag; ``/`` separates attributes; quotes delimit values), so 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from typing import Final
 
-from ._text import contains_any, matches_gated, replace_chars
+from ._text import contains_any, replace_chars
 
 __all__ = ["xss_reason"]
+
+# Values longer than this take paths that cost a few calls more and save full scans.
+_LONG: Final = 256
 
 _TAG = re.compile(r"<[/!]?\s{0,2}([a-z][a-z0-9:_-]*)")
 # XML and IE constructs that load or run code: external entities, stylesheets, behaviours.
@@ -111,50 +115,63 @@ _CSS_EXEC = re.compile(
     r"expression\s*\(|behaviou?r\s*:|-moz-binding|@import|url\s*\(\s*['\"]?\s*javascript"
 )
 # JavaScript that is an attack wherever it appears: DOM writes, cookie theft, computed
-# access to globals, alert-style calls with an argument, tagged templates of sinks.
+# access to globals, alert-style calls with an argument, tagged templates of sinks. Only
+# whether one matches counts. Each rule is (gate word, pattern): the gate is a word of
+# _JS_WORDS the pattern cannot match without. A pattern led by ``\b`` or a group of
+# alternatives makes re try a match at every position of the text, so the patterns are led by
+# their word and check the word boundary after it (``alert(?<=\balert)``): re then scans for
+# the word and tries a match only where it occurs.
 _CALLS = ("alert", "prompt", "confirm", "eval")
 _GLOBALS = ("top", "window", "self", "parent", "frames", "globalthis", "this")
 _JS_STRONG: Final = (
     (
         ("document",),
         re.compile(
-            r"\bdocument\s*\.\s*(?:cookie|domain|write|writeln|body|createelement|queryselector\w*"
-            r"|getelementby\w+|documentelement|location|forms|images|links|head)\b"
-            r"|document\s*\.\s*cookie|\(\s*document\s*\)\s*\[\s*['\"`]"
+            r"document(?:(?<=\bdocument)\s*\.\s*(?:cookie|domain|write|writeln|body|createelement"
+            r"|queryselector\w*|getelementby\w+|documentelement|location|forms|images|links|head)\b"
+            r"|\s*\.\s*cookie)"
         ),
     ),
-    (
-        _GLOBALS,
-        re.compile(r"\b(?:top|window|self|parent|frames|globalthis|this)\s*\[\s*['\"`/(\[]"),
+    (("document",), re.compile(r"\(\s*document\s*\)\s*\[\s*['\"`]")),
+    *(
+        ((word,), re.compile(rf"{word}(?<=\b{word})\s*(?:\(\s*[^)\s]|`)"))
+        for word in ("alert", "prompt", "confirm")
     ),
     (
-        _CALLS,
-        re.compile(
-            r"\b(?:alert|prompt|confirm)\s*(?:\(\s*[^)\s]|`)|\((?:alert|prompt|confirm|eval)\)\s*\("
-            r"|=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
-        ),
-    ),
-    (
-        ("appendchild", "insertadjacenthtml", "innerhtml", "outerhtml"),
+        ("appendchild", "insertadjacent", "innerhtml", "outerhtml"),
         re.compile(r"\.\s*(?:appendchild|insertadjacenthtml|innerhtml|outerhtml)\b"),
     ),
-    (("navigator",), re.compile(r"\bnavigator\s*\.\s*\w+\s*\(")),
-    (("-moz-binding", "fromcharcode"), re.compile(r"-moz-binding|\bfromcharcode\b")),
+    (("navigator",), re.compile(r"navigator(?<=\bnavigator)\s*\.\s*\w+\s*\(")),
+    (("-moz-binding",), re.compile(r"-moz-binding")),
+    (("fromcharcode",), re.compile(r"fromcharcode(?<=\bfromcharcode)\b")),
+)
+# Computed access to a global (top["al"+"ert"]): needs a "[", absent from most prose.
+_GLOBAL_INDEX: Final = tuple(
+    ((word,), re.compile(rf"{word}(?<=\b{word})\s*\[\s*['\"`/(\[]")) for word in _GLOBALS
+)
+# A call passed by reference: (alert)(1), =alert; and ${alert}. Led by punctuation, so it runs
+# only once a quick scan for the word before a ")", ",", ";" or "}" has found a candidate.
+_CALL_REFERENCE = re.compile(
+    r"\((?:alert|prompt|confirm|eval)\)\s*\(|=\s*(?:alert|prompt|confirm|eval)\s*[,;]"
+    r"|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
+)
+_CALL_REFERENCE_HINT: Final = tuple(
+    ((word,), re.compile(rf"{word}(?:\)|\s*[,;}}])")) for word in _CALLS
 )
 _COMMENTS = re.compile(r"/\*.{0,256}?\*/", re.DOTALL)
-# Script calls that need a breakout (a quote, a tag) around them to be an attack.
+# Script calls that need a breakout (a quote, a tag) around them to be an attack. Gated and led
+# by their word like _JS_STRONG.
 _JS_SINK: Final = (
-    (
-        (*_CALLS, "settimeout", "setinterval", "fetch"),
-        re.compile(r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch)\s*(?:\(|`)"),
+    *(
+        ((word,), re.compile(rf"{word}(?<=\b{word})\s*[(`]"))
+        for word in (*_CALLS, "settimeout", "setinterval", "fetch")
     ),
-    (("document",), re.compile(r"\bdocument\s*\.\s*(?:cookie|domain|write|location)")),
-    (("window",), re.compile(r"\bwindow\s*\.\s*(?:location|name|open)")),
-    (("location",), re.compile(r"\blocation\s*(?:\.\s*href\s*)?=(?!=)")),
-    (
-        ("fromcharcode", "constructor", "innerhtml"),
-        re.compile(r"\bstring\s*\.\s*fromcharcode|\bconstructor\s*\(|\.\s*innerhtml\s*="),
-    ),
+    (("document",), re.compile(r"document(?<=\bdocument)\s*\.\s*(?:cookie|domain|write|location)")),
+    (("window",), re.compile(r"window(?<=\bwindow)\s*\.\s*(?:location|name|open)")),
+    (("location",), re.compile(r"location(?<=\blocation)\s*(?:\.\s*href\s*)?=(?!=)")),
+    (("fromcharcode",), re.compile(r"string(?<=\bstring)\s*\.\s*fromcharcode")),
+    (("constructor",), re.compile(r"constructor(?<=\bconstructor)\s*\(")),
+    (("innerhtml",), re.compile(r"\.\s*innerhtml\s*=")),
 )
 
 
@@ -186,13 +203,35 @@ def _meta_active(head: str) -> bool:
     )
 
 
+# Long values with at most this many colons look for a scheme before each colon instead.
+_FEW_COLONS: Final = 32
+
+
 def _scheme(value: str) -> bool:
     if ":" not in value:
+        return False
+    if len(value) > _LONG and value.count(":") <= _FEW_COLONS and not _scheme_name(value):
         return False
     compact = replace_chars(value, _SCHEME_NOISE, _SCHEME_NOISE_PAIRS)
     if "script:" not in compact and "data:" not in compact and "mocha:" not in compact:
         return False
     return _SCRIPT_SCHEME.search(compact) is not None
+
+
+def _scheme_name(value: str) -> bool:
+    """Whether "script:", "data:" or "mocha:" occurs in *value* once noise is removed.
+
+    Every one ends in the colon, which is not noise, so it is the compacted end of the text
+    between two colons: the last few characters of each piece, not the whole value (compacting
+    10,000 characters costs more than a few dozen short pieces).
+    """
+    for piece in value.split(":")[:-1]:
+        tail = piece[-24:].translate(_SCHEME_NOISE)
+        if len(tail) < 6 and len(piece) > 24:
+            tail = piece.translate(_SCHEME_NOISE)  # mostly noise: compact it all
+        if tail.endswith(("script", "data", "mocha")):
+            return True
+    return False
 
 
 # Attributes worth parsing a tag for: handlers, active and style attributes, or any attribute
@@ -209,12 +248,46 @@ _ACTIVE_ATTR_WORDS: Final = (
 )
 
 
-def _attributes_worth_parsing(low: str) -> bool:
-    return _HANDLER.search(low) is not None or contains_any(low, _ACTIVE_ATTR_WORDS) or _scheme(low)
+def _active_attribute_word(low: str) -> bool:
+    """contains_any(low, _ACTIVE_ATTR_WORDS), with fewer scans of a long value."""
+    if len(low) <= _LONG:
+        return contains_any(low, _ACTIVE_ATTR_WORDS)
+    return (
+        ("data" in low and contains_any(low, _ACTIVE_ATTR_WORDS[:3]))
+        or (":" in low and ("xlink:href" in low or "ev:" in low))
+        or contains_any(low, _ACTIVE_ATTR_WORDS[5:])
+    )
 
 
-def _tag_reason(low: str) -> str | None:
-    parse_attributes = _attributes_worth_parsing(low)
+def _may_report(name: str) -> bool:
+    """Whether a tag called *name* can give a reason when its attributes are not parsed."""
+    return (
+        ":" in name
+        or name in _DANGEROUS_TAGS
+        or name in _FORM_TAGS
+        or name == "meta"
+        or name.startswith("on")
+    )
+
+
+# Above this many "<", _tag_reason first collects the tag names at C speed.
+_MANY_TAGS: Final = 16
+
+
+def _tag_reason(low: str, parse_attributes: bool) -> str | None:
+    """Why a tag in *low* is an attack, or None.
+
+    *parse_attributes* tells whether attributes can give a reason: a handler, an active
+    attribute word or a script scheme occurs in *low*.
+    """
+    if (
+        not parse_attributes
+        and low.count("<") > _MANY_TAGS
+        and not any(map(_may_report, set(_TAG.findall(low))))
+    ):
+        # Without attributes a tag gives a reason only through its name (the checks below); a
+        # loop over thousands of ordinary tags costs more than findall.
+        return None
     for match in _TAG.finditer(low):
         name = match.group(1)
         local = name.rpartition(":")[2]  # <v:vmlframe>: the namespace does not change the tag
@@ -260,9 +333,26 @@ def _tag_reason(low: str) -> str | None:
 
 # A value is only worth tokenizing when it could hold markup or a script scheme.
 _PREFILTER = re.compile(r"[<>\"'`\[]|script|expression|on[a-z]{3,40}\s*=|\(|data:|document|binding")
+_PREFILTER_WORDS: Final = ("script", "expression", "data:", "document", "binding")
+
+
+def _worth_checking(low: str) -> bool:
+    """Whether _PREFILTER matches in *low*.
+
+    The pattern has no literal prefix, so re tries it at every position: on a long value the
+    characters (memchr), the words and the handler (led by "on") are faster one by one.
+    """
+    if _PREFILTER.search(low, 0, _LONG) is not None:
+        return True  # most values match early (and no short one gets further)
+    return len(low) > _LONG and (
+        contains_any(low, "<>\"'`[(")
+        or contains_any(low, _PREFILTER_WORDS)
+        or _HANDLER.search(low) is not None
+    )
 
 
 # Words that every script payload below needs; prose without them skips the JS patterns.
+# The rules' gate words are among them.
 _JS_WORDS: Final = (
     "alert",
     "prompt",
@@ -290,6 +380,70 @@ _JS_WORDS: Final = (
     "style",
     "globalthis",
 )
+_JS_CHARS: Final = "".join(sorted(set("".join(_JS_WORDS))))
+_JS_WORD_CHARS: Final = {word: frozenset(word) for word in _JS_WORDS}
+
+
+class _WordsIn:
+    """The words of a long text, each looked up (one full scan) the first time a rule asks.
+
+    Rules whose punctuation is absent never ask for their words. A scan is slow where the text
+    repeats the word's letters ("aaaa..."), but a one-character test is a memchr, and a word
+    with a character the text lacks cannot occur.
+    """
+
+    __slots__ = ("_chars", "_known", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._chars: frozenset[str] | None = None
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        known = self._known.get(word)
+        if known is None:
+            if self._chars is None:
+                self._chars = frozenset([char for char in _JS_CHARS if char in self._text])
+            chars = _JS_WORD_CHARS.get(word)
+            known = (chars is None or chars <= self._chars) and word in self._text
+            self._known[word] = known
+        return known
+
+
+def _js_words_in(text: str) -> Container[str]:
+    """What to test the gate words of the script rules against.
+
+    A short text is its own container: a few substring tests cost less than any bookkeeping.
+    """
+    return text if len(text) <= _LONG else _WordsIn(text)
+
+
+def _matches_any(
+    rules: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...], text: str, found: Container[str]
+) -> bool:
+    """Whether a rule whose gate words are among *found* (the words in *text*) matches."""
+    for gates, pattern in rules:
+        for gate in gates:
+            if gate in found:
+                if pattern.search(text) is not None:
+                    return True
+                break
+    return False
+
+
+def _script_call(js: str, found: Container[str]) -> bool:
+    """Whether *js* (with *found*, its words of _JS_WORDS) holds a _JS_STRONG call."""
+    if _matches_any(_JS_STRONG, js, found):
+        return True
+    if "[" in js and _matches_any(_GLOBAL_INDEX, js, found):
+        return True
+    # Last: a hint is not a match, so a failed _CALL_REFERENCE settles the rest.
+    for gates, hint in _CALL_REFERENCE_HINT:
+        if gates[0] in found and hint.search(js) is not None:
+            return _CALL_REFERENCE.search(js) is not None
+    return False
 
 
 def xss_reason(text: str) -> str | None:
@@ -297,16 +451,20 @@ def xss_reason(text: str) -> str | None:
     low = text  # lower-cased by the engine
     if "\x00" in low:
         low = low.replace("\x00", "")  # <scr\0ipt>: browsers skip NUL inside markup
-    if _PREFILTER.search(low) is None:
+    if not _worth_checking(low):
         return None
+    scheme: bool | None = None  # _scheme(low), computed at most once
     if "<" in low:
-        reason = _tag_reason(low)
+        parse_attributes = _HANDLER.search(low) is not None or _active_attribute_word(low)
+        if not parse_attributes:
+            scheme = parse_attributes = _scheme(low)
+        reason = _tag_reason(low, parse_attributes)
         if reason:
             return reason
     if (
         ":" in low
         and ("script" in low or "data" in low or "mocha" in low)
-        and _scheme(low)
+        and (_scheme(low) if scheme is None else scheme)
         and (_looks_like_script_url(low))
     ):
         return "script URL"
@@ -319,20 +477,25 @@ def xss_reason(text: str) -> str | None:
                 return "event handler after a quote"
     if "<" in low and _ACTIVE_MARKUP.search(low):
         return "active markup"
-    if not contains_any(low, _JS_WORDS):
+    # Without a word of _JS_WORDS no rule below can match. On a long value the words found
+    # are remembered: the rules' gates below ask for the same words.
+    found = _js_words_in(low)
+    if not (
+        contains_any(low, _JS_WORDS) if found is low else any(map(found.__contains__, _JS_WORDS))
+    ):
         return None
-    if matches_gated(_JS_SINK, low) is not None:
+    if _matches_any(_JS_SINK, low, found):
         breakout = _BREAKOUT_SCRIPT.search(low)
         if breakout is not None or low.lstrip().startswith(("alert", "prompt", "confirm")):
             return "script call"
         if "<" in low or ">" in low:
             return "script call"
-    if "style" in low and _CSS_EXEC.search(low) and ("<" in low or "=" in low):
+    if "style" in found and ("<" in low or "=" in low) and _CSS_EXEC.search(low):
         return "executable CSS"
-    if "<" in low and _ACTIVE_MARKUP.search(low):
-        return "active markup"
+    # (_ACTIVE_MARKUP was checked above.) Removing comments can join a word: the gates of the
+    # strong rules are the words of what they search.
     js = _COMMENTS.sub("", low) if "/*" in low else low
-    if matches_gated(_JS_STRONG, js) is not None:
+    if _script_call(js, found if js is low else _js_words_in(js)):
         return "script call"
     return None
 
