@@ -254,8 +254,9 @@ def _active_attribute_word(low: str) -> bool:
         return contains_any(low, _ACTIVE_ATTR_WORDS)
     return (
         ("data" in low and contains_any(low, _ACTIVE_ATTR_WORDS[:3]))
+        or "formaction" in low
         or (":" in low and ("xlink:href" in low or "ev:" in low))
-        or contains_any(low, _ACTIVE_ATTR_WORDS[5:])
+        or contains_any(low, _ACTIVE_ATTR_WORDS[6:])
     )
 
 
