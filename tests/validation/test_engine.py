@@ -631,3 +631,176 @@ def test_a_hidden_command_is_found_as_the_loop_over_each_line_found_it(split: li
         return False
 
     assert _hides_command(split) == reference()
+
+
+# The strong-shell rules as first gated: one regex gate for all, then substrings per rule.
+_STRONG_GATE_REFERENCE = re.compile(
+    r"cmd|powershell|-[ec]\s|<!--|<\?php|shell|/(?:tcp|udp)/|jndi|<<<|\$\{|\(\s*\)"
+    r"|/(?:etc|bin|usr|proc|var|dev|root|sbin)/|sh\s+-c"
+)
+_STRONG_GATES_REFERENCE = (
+    ("cmd",),
+    ("powershell",),
+    (" -e", " -c"),
+    ("<!--",),
+    ("<?php",),
+    ("shell",),
+    ("/tcp/", "/udp/"),
+    ("jndi",),
+    ("<<<",),
+    ("${",),
+    ("()",),
+    ("/etc/", "/bin/", "/usr/", "/proc/", "/var/", "/dev/", "/root/", "/sbin/"),
+)
+_STRONG_ATOMS = st.sampled_from(
+    [
+        *(
+            "cmd",
+            ".exe",
+            "powershell",
+            "nc",
+            "ncat",
+            "netcat",
+            "sh",
+            "bash",
+            "$",
+            "{",
+            "}",
+            "(",
+            ")",
+        ),
+        *(
+            "shell",
+            "jndi",
+            ":",
+            "ldap",
+            "<<<",
+            "<!--",
+            "#",
+            "exec",
+            "<?php",
+            "/",
+            "dev",
+            "tcp",
+            "udp",
+        ),
+        *("etc", "bin", "usr", "proc", "[", "]", "!", "?", "*", "a", "1", "_", ".", "-", " ", "\n"),
+        *("-c", "-e", " /c", "|", "&", ";", "é", "\x1f", "@", "w"),
+        *("/dev/udp/", "/dev/tcp/", "$x/udp/1", "nc -e ", "bash -c ", "cmd /c ", "${shell} -c "),
+        *("jndi:ldap", "<!--#exec", "x <<<", "${a(", "() { a|b };", "/etc/pa?swd", "/bin/c[a]t"),
+        *("powershell -enc ", "ncat x -c "),
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_STRONG_ATOMS, max_size=40).map("".join)
+    | st.lists(_STRONG_ATOMS, min_size=300, max_size=400).map("".join)
+)
+def test_strong_shell_gated_by_literal_led_passes_matches_the_reference(low: str) -> None:
+    from hardpoint.validation import _shell
+
+    def reference() -> bool:
+        if _STRONG_GATE_REFERENCE.search(low) is None:
+            return False
+        if "-c" in low:
+            for match in _shell._SHELL_C.finditer(low):
+                start = match.start()
+                word = _shell._WORD_BEFORE.search(low, max(0, start - 4), start + 2)
+                if word is not None and word.group() in _shell._SHELL_NAMES:
+                    return True
+        return any(
+            any(gate in low for gate in gates) and pattern.search(low) is not None
+            for gates, (_, pattern) in zip(
+                _STRONG_GATES_REFERENCE, _shell._STRONG_SHELL, strict=True
+            )
+        )
+
+    assert _shell._strong_shell(low) == reference()
+
+
+_SUBSTITUTION_ATOMS = st.sampled_from(
+    [
+        *("$(", "`", "${", "<(", ">(", ")", "}", " ", "cat", "c'a't", "c\\at", "w", "who", "ami"),
+        *(
+            "$@",
+            "$9",
+            "${ifs}",
+            "$ifs",
+            "/bin/",
+            "usr/",
+            "x",
+            "'",
+            '"',
+            "^",
+            "\x1f",
+            "é",
+            "ls",
+            "-",
+        ),
+        *("c:\\windows\\", "1", "/", "a", "$('cat)", "`'ls`", '$("who")', "$(^id)", "`\\w`"),
+        *("$(c$@at)", "$(${ifs}ls)", "`/bin/ls`", "$(usr/bin/id)", "$('x)"),
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(_SUBSTITUTION_ATOMS, max_size=30).map("".join))
+def test_a_substituted_command_is_never_missed_by_the_batch_check(low: str) -> None:
+    """When the batch check says no, no body names a command (as the loop reads them)."""
+    from hardpoint.validation import _shell
+
+    found = False
+    for sub in _shell._SUBSTITUTION.finditer(low):
+        body = _shell._normalise(sub.group().lstrip("$(`{ "))
+        name = _shell._SUBSTITUTED_NAME.match(body)
+        if name is not None and (
+            name.group() in _shell._COMMANDS or _shell._PATH_COMMAND.match(body)
+        ):
+            found = True
+    if found:
+        assert _shell._may_substitute_command(low)
+
+
+@settings(max_examples=300)
+@given(st.lists(_SUBSTITUTION_ATOMS | _SHELL_ATOMS, max_size=40).map("".join))
+def test_command_reason_is_the_same_without_the_substitution_batch_check(low: str) -> None:
+    from unittest import mock
+
+    from hardpoint.validation import _shell
+
+    expected = _shell.command_reason(low)
+    with mock.patch.object(_shell, "_may_substitute_command", return_value=True):
+        assert _shell.command_reason(low) == expected
+
+
+@settings(max_examples=400)
+@given(st.lists(_SUBSTITUTION_ATOMS | _SHELL_ATOMS, max_size=40).map("".join))
+def test_the_class_led_substitution_pattern_matches_as_the_reference(low: str) -> None:
+    from hardpoint.validation._shell import _SUBSTITUTION
+
+    reference = re.compile(r"[$<>]\(\s*[a-z/][^)]{0,256}\)|`\s*[a-z/][^`]{0,256}`|\$\{[a-z_]+\}")
+    assert [m.span() for m in _SUBSTITUTION.finditer(low)] == [
+        m.span() for m in reference.finditer(low)
+    ]
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*"ab -\t\n\x1f.9é", "--", "ls", " -la", "-x"]), max_size=10).map(
+            "".join
+        ),
+        min_size=2,
+        max_size=8,
+    )
+)
+def test_the_flag_gate_finds_every_part_with_separated_flags(parts: list[str]) -> None:
+    from hardpoint.validation._shell import _FLAG_GATE, _SEPARATED_FLAGS, _parts_matching
+
+    parts = [part.replace("\x1f", "") for part in parts]  # the parts of a split hold none
+    flagged = _parts_matching(parts, _FLAG_GATE)
+    for index, part in enumerate(parts):
+        if _SEPARATED_FLAGS.match(part):
+            assert index in flagged

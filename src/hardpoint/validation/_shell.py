@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Final
 
-from ._text import contains_any, matches_gated, replace_chars
+from ._text import contains_any, replace_chars
 
 __all__ = ["PROGRAMS", "command_reason"]
 
@@ -523,23 +524,27 @@ _SHELL_NAMES: Final = frozenset({"sh", "bash", "zsh", "ksh", "csh", "dash", "tcs
 # Each pattern starts with a literal, so the search is a fast scan; the word before it is
 # checked by hand where it matters.
 _SHELL_C = re.compile(r"sh\s+-c\b")
-_STRONG_SHELL: Final = (
-    (("cmd",), re.compile(r"cmd(?:\.exe)?\s+/[ck]\b")),
-    (("powershell",), re.compile(r"powershell(?:\.exe)?\s+-(?:c|e|enc|nop|command|w)\b")),
+# Constructs no legitimate value holds, each with the cheapest pass that can rule it out
+# first: None when the pattern starts with a literal (its own search is that pass), else a
+# literal-led pattern it cannot match without. One pass over 10,000 characters costs 2-5 us;
+# a gate of several substrings cost one pass each (90 us for all of them, twice a value).
+_STRONG_SHELL: Final[tuple[tuple[re.Pattern[str] | None, re.Pattern[str]], ...]] = (
+    (None, re.compile(r"cmd(?:\.exe)?\s+/[ck]\b")),
+    (None, re.compile(r"powershell(?:\.exe)?\s+-(?:c|e|enc|nop|command|w)\b")),
     (
-        (" -e", " -c"),
+        re.compile(r" -[ec]"),
         re.compile(r"nc(?:at)?\b[^;|&\n]{0,128}\s-[ec]\s|netcat\b[^;|&\n]{0,128}\s-[ec]\s"),
     ),
-    (("<!--",), re.compile(r"<!--\s*#\s*(?:exec|include|echo|config)\b")),
-    (("<?php",), re.compile(r"<\?php")),
-    (("shell",), re.compile(r"\$\{?shell\}?\s+-c\b")),
-    (("/tcp/", "/udp/"), re.compile(r"/dev/(?:tcp|udp)/|\$\w+/(?:tcp|udp)/\d")),
-    (("jndi",), re.compile(r"jndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\b")),
-    (("<<<",), re.compile(r"[\w.]\s{0,8}<<<")),
-    (("${",), re.compile(r"\$\{\s*@?[a-z_]+\s*\(")),
-    (("()",), re.compile(r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]")),
+    (None, re.compile(r"<!--\s*#\s*(?:exec|include|echo|config)\b")),
+    (None, re.compile(r"<\?php")),
+    (None, re.compile(r"\$\{?shell\}?\s+-c\b")),
+    (re.compile(r"/(?:tcp|udp)/"), re.compile(r"/dev/(?:tcp|udp)/|\$\w+/(?:tcp|udp)/\d")),
+    (None, re.compile(r"jndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\b")),
+    (re.compile("<<<"), re.compile(r"[\w.]\s{0,8}<<<")),
+    (None, re.compile(r"\$\{\s*@?[a-z_]+\s*\(")),
+    (None, re.compile(r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]")),
     (
-        ("/etc/", "/bin/", "/usr/", "/proc/", "/var/", "/dev/", "/root/", "/sbin/"),
+        re.compile(r"/(?:etc|bin|usr|proc|var|dev|root|sbin)/"),
         re.compile(
             r"/(?:etc|bin|usr|proc|var|dev|root|s?bin)/(?:[\w.]*(?:\[!?[\w-]+\][\w.]*|\?+\w[\w.?]*)"
             r"|\[!?[\w-]+\])"
@@ -548,22 +553,16 @@ _STRONG_SHELL: Final = (
 )
 
 
-# Every literal the patterns above cannot match without, in one scan.
-_STRONG_GATE = re.compile(
-    r"cmd|powershell|-[ec]\s|<!--|<\?php|shell|/(?:tcp|udp)/|jndi|<<<|\$\{|\(\s*\)"
-    r"|/(?:etc|bin|usr|proc|var|dev|root|sbin)/|sh\s+-c"
-)
-
-
 def _strong_shell(low: str) -> bool:
-    if _STRONG_GATE.search(low) is None:
-        return False
     if "-c" in low:
         for match in _SHELL_C.finditer(low):
             word = _WORD_BEFORE.search(low, max(0, match.start() - 4), match.start() + 2)
             if word is not None and word.group() in _SHELL_NAMES:
                 return True
-    return matches_gated(_STRONG_SHELL, low) is not None
+    for gate, pattern in _STRONG_SHELL:
+        if (gate is None or gate.search(low) is not None) and pattern.search(low) is not None:
+            return True
+    return False
 
 
 _WORD_BEFORE = re.compile(r"[a-z]*sh\Z")
@@ -638,7 +637,12 @@ _ARG_EVIDENCE = re.compile(
 _STRONG_ARG = re.compile(r"""^\s+(?:-{1,2}[a-z]|/[a-z?*\[]|/(?:;|\s*$)|[a-z]:[\\/]|~/|https?://)""")
 _PATH_COMMAND = re.compile(r"^(?:/?(?:usr/|s?bin/|usr/local/)+[a-z0-9_.-]+|[a-z]:\\windows\\)")
 _SUBSTITUTED_NAME = re.compile(r"[a-z0-9_./-]+")
-_SUBSTITUTION = re.compile(r"[$<>]\(\s*[a-z/][^)]{0,256}\)|`\s*[a-z/][^`]{0,256}`|\$\{[a-z_]+\}")
+# $(...), <(...), >(...), `...`, ${name}: led by one character class, each branch then
+# checks its own first character by a look-behind. As three branches (one led by a class)
+# the engine found no first character to scan for and tried every position (140 us).
+_SUBSTITUTION = re.compile(
+    r"[$<>`](?:(?<=[$<>])\(\s*[a-z/][^)]{0,256}\)|(?<=`)\s*[a-z/][^`]{0,256}`|(?<=\$)\{[a-z_]+\})"
+)
 
 
 _PHP_SUPERGLOBAL = re.compile(r"\{\s*\$_(?:get|post|request|cookie|server)\s*\[")
@@ -656,6 +660,37 @@ _PHP_CALL = re.compile(
 _SHELLSHOCK = re.compile(r"\(\s*\)\s*\{\s*[^}]{0,256};\s*\}\s*;|\(\s*\)\s*\{\s*:\s*;\s*\}")
 _WINDOWS_VAR = re.compile(r"%(?:comspec|systemroot|windir|programfiles|userprofile|temp|appdata)%")
 _GLOB_PATH = re.compile(r"/(?:[a-z?*\[\]!]*[?*\[][a-z?*\[\]!]*)/(?:[a-z?*\[\]!]+)")
+
+
+def _may_substitute_command(low: str) -> bool:
+    """Whether a `_SUBSTITUTION` in *low* can name a command once normalised.
+
+    The bodies, normalised as `_normalise` does each one, all at once: the command word is
+    the run of name characters each starts with, so one findall finds them all. Values with
+    hundreds of "$(" (random punctuation) skip a normalisation per body (120 us over 10,000
+    characters); when this says yes, each body is looked at as before.
+    """
+    bodies = "\x1f".join(map(str.lstrip, _SUBSTITUTION.findall(low), repeat("$(`{ ")))
+    if not bodies:
+        return False
+    if "$" in bodies:
+        bodies = _IFS.sub(" ", bodies)
+    if "$" in bodies or "`" in bodies:
+        bodies = _EMPTY_EXPANSION.sub("", bodies)
+    if _NOISE_CHARS.search(bodies):
+        # The inner runs, then the leading run of each body (the order makes no difference:
+        # an inner run has a letter before it). A \x1f inside a body only adds starts.
+        bodies = _LINE_LEADING_NOISE.sub("\x1f", "\x1f" + _INNER_WORD_NOISE.sub("", bodies))
+    else:
+        bodies = "\x1f" + bodies
+    if contains_any(bodies, _PATH_COMMAND_HINTS):
+        return True  # _PATH_COMMAND cannot match without one
+    return not _COMMANDS.isdisjoint(_LINE_START_NAME.findall(bodies))
+
+
+# `_LEADING_WORD_NOISE` and `_SUBSTITUTED_NAME` at the start of each \x1f-separated body.
+_LINE_LEADING_NOISE = re.compile(r"""\x1f['"\\^]+(?=[a-z])""")
+_LINE_START_NAME = re.compile(r"\x1f([a-z0-9_./-]+)")
 
 
 def _normalise(segment: str) -> str:
@@ -739,8 +774,12 @@ def _command_at(segment: str, *, separated: bool) -> str | None:
 
 # With fewer parts, checking each one costs less than finding out which to check.
 _GATE_MIN_PARTS: Final = 32
-# Whitespace, then a flag: what _SEPARATED_FLAGS needs somewhere in a part.
-_FLAG_GATE = re.compile(r"\s-{1,2}[a-z]")
+# Whitespace, then a flag: what _SEPARATED_FLAGS needs somewhere in a part. Led by the
+# dash, the whitespace before it checked by a look-behind (led by \s, the engine stopped at
+# every space). A match now starts at the dash, in the part the flag is in: when the
+# whitespace is the \x1f between two parts, it used to count for the part before, which
+# _SEPARATED_FLAGS cannot match on that account (it needs the whitespace in the part).
+_FLAG_GATE = re.compile(r"-(?<=\s-)-?[a-z]")
 # Runs of ASCII word characters ([a-z0-9_.-]+): every command name is one, and they find a
 # superset of what \w runs find among command names (`_indexes` checks the boundaries).
 # Found at C speed: every other byte becomes a space, then bytes.split().
@@ -831,7 +870,9 @@ def _hides_command(split: list[str]) -> bool:
 # After a line separator (\x1f; itself a space to \s), the spaces and quotes before the
 # first word, a word of the characters command names are made of, quotes, then the end of
 # the word: \s is what str.split() splits on.
-_FIRST_WORD = re.compile(r"""\x1f\s*['"]*([a-z0-9_.-]+)['"]*(?=\s|\Z)""")
+# The spaces are those of the line only ([^\S\x1f], possessive): \s* ran on over the next
+# separators and gave them back one at a time, at every separator of a run of them.
+_FIRST_WORD = re.compile(r"""\x1f[^\S\x1f]*+['"]*+([a-z0-9_.-]+)['"]*(?=\s|\Z)""")
 
 
 def command_reason(text: str, *, gate: bool = True) -> str | None:
@@ -871,7 +912,7 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
     if "{" in low and "(" in low and _SHELLSHOCK.search(low):
         return "shellshock function definition"
     if "$" in low or "`" in low:
-        for sub in _SUBSTITUTION.finditer(low):
+        for sub in _SUBSTITUTION.finditer(low) if _may_substitute_command(low) else ():
             body = _normalise(sub.group().lstrip("$(`{ "))
             name = _SUBSTITUTED_NAME.match(body)
             if name is None or (name.group() not in _COMMANDS and not _PATH_COMMAND.match(body)):
