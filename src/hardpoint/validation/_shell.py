@@ -807,8 +807,9 @@ def _parts_naming_commands(parts: list[str]) -> set[int] | None:
     So: the same normalisation over those characters of every part at once, the same
     words, one set intersection, and a search for the few words found.
     """
-    joined = "\x1f".join([part[:96] for part in parts])
-    joined = _IFS.sub(" ", joined)
+    if max(map(len, parts)) > 96:  # most lines are short: no copy of each
+        parts = [part[:96] for part in parts]
+    joined = _IFS.sub(" ", "\x1f".join(parts))
     if "$" in joined or "`" in joined:
         joined = _EMPTY_EXPANSION.sub("", joined)
     if _NOISE_CHARS.search(joined):
