@@ -211,52 +211,97 @@ Token = tuple[str, str]
 
 def _lex(text: str, limit: int = 48) -> list[Token]:
     """Tokens of *text* as (type, text), block comments dropped, at most *limit* tokens."""
-    tokens: list[Token] = []
-    append = tokens.append
-    size = len(text)
-    keyword = _KEYWORD_TYPES.get
-    for match in _TOKEN.finditer(text):
-        index = match.lastindex
-        if index is None:
-            continue  # trailing whitespace
-        value = match[index]
-        if index == _WORD:
-            kind = keyword(value)
-            if kind is None:
-                # Every schema prefix ends with a dot: most words skip the prefix test.
-                schema = value in _SCHEMA_WORDS or (
-                    "." in value and value.startswith(_SCHEMA_PREFIXES)
-                )
-                kind = "T" if schema else "w"
-            append((kind, value))
-        elif index == _PUNCT:
-            append((value, value))
-        elif index == _OP:
-            append(("&" if value in ("||", "&&") else "o", value))
-        elif index == _NUM:
-            append(("n", value))
-        elif index == _LCOMMENT:
-            if match.end() < size:
-                continue  # a line comment that more code follows: whitespace
-            append(("c", value))
-        elif index == _BCOMMENT:
-            if not value.endswith("*/") and match.end() >= size:
-                append(("C", value))  # an open comment swallowing the rest of the query
-                break
-            if value.startswith("/*!"):
-                # MySQL executes versioned comments: lex their body as code.
-                body = value[3:].rstrip("/").rstrip("*").lstrip("0123456789")
-                tokens.extend(_lex(body, limit - len(tokens)))
-            continue
-        else:
-            append((_TYPE_OF_INDEX[index], value))
-        if len(tokens) >= limit:
-            break
-    # A word directly before "(" is a function call.
-    for i in range(len(tokens) - 1 if "(" in text else 0):
-        if tokens[i + 1][0] == "(" and tokens[i][0] == "w":
-            tokens[i] = ("f", tokens[i][1])
-    return tokens
+    return _Lexer(text).take(limit)
+
+
+class _Lexer:
+    """The token stream of one text, lexed as far as asked and resumed from there.
+
+    A context lexes `_HEAD` tokens for its own rules and then, for the whole-value rules,
+    `_FULL`: the second request goes on from where the first stopped instead of lexing the
+    head again. A limit only cuts the stream (the scan stops after the token that reaches
+    it), so the first *limit* tokens of a longer lex are the shorter lex, except that the
+    last of them is a call only when the token after it is a "(" the shorter lex never saw.
+    """
+
+    __slots__ = ("_matches", "_text", "_versioned", "done", "tokens")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._matches = _TOKEN.finditer(text)
+        self._versioned = False  # a versioned comment's body was lexed to the limit then asked
+        self.done = False
+        self.tokens: list[Token] = []
+
+    def take(self, limit: int) -> list[Token]:
+        """What lexing *text* to at most *limit* tokens gives (a new list)."""
+        if self._versioned:
+            return _Lexer(self._text).take(limit)  # the body's share depended on the limit
+        tokens = self.tokens
+        # A lex keeps one token at least. After a versioned comment's body the tokens are the
+        # lex to this limit from the start: what _lex gives.
+        if len(tokens) < max(limit, 1) and not self.done and self._fill(limit):
+            return tokens[:]
+        limit = max(limit, 1)
+        if len(tokens) <= limit:
+            return tokens[:]
+        head = tokens[:limit]
+        if head[-1][0] == "f":
+            head[-1] = ("w", head[-1][1])  # a call because of the "(" past the limit
+        return head
+
+    def _fill(self, limit: int) -> bool:
+        """Lex on until *limit* tokens; whether a versioned comment's body was lexed."""
+        tokens = self.tokens
+        append = tokens.append
+        size = len(self._text)
+        keyword = _KEYWORD_TYPES.get
+        word, punct, op, num = _WORD, _PUNCT, _OP, _NUM
+        for match in self._matches:
+            index = match.lastindex
+            if index is None:
+                continue  # trailing whitespace
+            value = match[index]
+            if index == word:
+                kind = keyword(value)
+                if kind is None:
+                    # Every schema prefix ends with a dot: most words skip the prefix test.
+                    schema = value in _SCHEMA_WORDS or (
+                        "." in value and value.startswith(_SCHEMA_PREFIXES)
+                    )
+                    kind = "T" if schema else "w"
+                append((kind, value))
+            elif index == punct:
+                if value == "(" and tokens and tokens[-1][0] == "w":
+                    tokens[-1] = ("f", tokens[-1][1])  # a word directly before "(" is a call
+                append((value, value))
+            elif index == op:
+                append(("&" if value in ("||", "&&") else "o", value))
+            elif index == num:
+                append(("n", value))
+            elif index == _LCOMMENT:
+                if match.end() < size:
+                    continue  # a line comment that more code follows: whitespace
+                append(("c", value))
+            elif index == _BCOMMENT:
+                if not value.endswith("*/") and match.end() >= size:
+                    append(("C", value))  # an open comment swallowing the rest of the query
+                    break
+                if value.startswith("/*!"):
+                    # MySQL executes versioned comments: lex their body as code.
+                    body = value[3:].rstrip("/").rstrip("*").lstrip("0123456789")
+                    inner = _lex(body, limit - len(tokens))
+                    if inner and inner[0][0] == "(" and tokens and tokens[-1][0] == "w":
+                        tokens[-1] = ("f", tokens[-1][1])
+                    tokens.extend(inner)
+                    self._versioned = True
+                continue
+            else:
+                append((_TYPE_OF_INDEX[index], value))
+            if len(tokens) >= limit:
+                return self._versioned
+        self.done = True
+        return self._versioned
 
 
 # Group numbers of _TOKEN, looked up once: match.lastindex is cheaper than lastgroup.
@@ -907,9 +952,23 @@ def _tautology(tokens: list[Token], i: int) -> bool:
 _PROCEDURE_PREFIXES: Final = ("xp_cmdshell", "master..xp_", "sp_oacreate", "sp_configure")
 
 
+# Token kinds no rule of _anywhere() starts at: values, operators, comments, most punctuation
+# and the words of these kinds are never a procedure name or "case". Keywords ("k") only
+# through "waitfor" and "into".
+_INERT_KINDS: Final = frozenset({"n", "o", "s", "c", "C", "?", "(", ")", ",", ".", "!", "i"})
+_ANYWHERE_KEYWORDS: Final = frozenset({"waitfor", "into"})
+
+
 def _anywhere(tokens: list[Token]) -> str | None:
     n = len(tokens)
+    inert = _INERT_KINDS
     for i, (kind, word) in enumerate(tokens):
+        if kind in inert or (kind == "k" and word not in _ANYWHERE_KEYWORDS):
+            continue  # most tokens: one look instead of the twenty tests below
+        if kind == "&":  # AND/OR/XOR/&&/||: of the tests below only the last can match
+            if word in ("and", "or", "&&", "||") and _delay_call(tokens, i + 1):
+                return "time delay"
+            continue
         if kind == "w":  # most tokens: only the two rules below can match a plain word
             if word.startswith(_PROCEDURE_PREFIXES):
                 return "stored procedure"
@@ -1051,7 +1110,10 @@ def _mentions_from(tokens: list[Token], i: int) -> bool:
 # Characters without which no SQL injection can be written; plain text without them (and
 # without the few keywords that need no punctuation) is skipped.
 _VERSIONED = re.compile(r"/\*!\d*")
-_PREFILTER_CHARS = re.compile(r"['\"`;=()#@<>|&*]|--|/\*")
+# Tested in two steps: a bare character class is a fast scan, where one pattern with "--" and
+# "/*" as alternatives tried its branches at every "-" and "/" (100 us over "../../...").
+_PREFILTER_CHAR = re.compile(r"['\"`;=()#@<>|&*]")
+_PREFILTER_PAIRS: Final = ("--", "/*")
 _PREFILTER_WORDS: Final = (
     "union",
     "select",
@@ -1112,8 +1174,21 @@ _SQL_PHRASE = re.compile(
     r"|pg_\w+\s*\(|pg_(?:catalog|shadow|user)|sqlite_master|all_tables|user_tables|mysql\.user"
     r"|msysobjects"
 )
-_AFTER_SEMICOLON = re.compile(r";\s*([a-z_]+)")
-_TSQL_CONDITION = re.compile(r"\s*(?:\(|\d|exists\b|not\s)")
+# A statement after ";" as `_wants_anywhere` looks for it: the whole run of letters after the
+# ";" is a statement keyword, or IF/WHILE with a T-SQL condition. Led by the ";", the search
+# skips everything else in one pass; the look at the first letter spares the alternatives
+# where no word follows (one ";" after another in shell-like text: 150 ns each).
+_STATEMENT_WORDS: Final = sorted(
+    [word for word, kind in _KEYWORD_TYPES.items() if kind in ("E", "S")] + ["waitfor", "sleep"],
+    key=lambda word: (-len(word), word),
+)
+_STATEMENT_AFTER_SEMICOLON = re.compile(
+    r";\s*+(?=["
+    + "".join(sorted({word[0] for word in _STATEMENT_WORDS} | {"i", "w"}))
+    + r"])(?:(?:"
+    + "|".join(_STATEMENT_WORDS)
+    + r")(?![a-z_])|(?:if|while)(?![a-z_])(?=\s*(?:\(|\d|exists\b|not\s)))"
+)
 
 
 # How many tokens the context rules look at, and how many the whole-value rules do.
@@ -1122,11 +1197,13 @@ _FULL: Final = 160
 
 
 _LEADING_WORD = re.compile(r"[a-z_]+")
-_TWO_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
-_THREE_WORDS = re.compile(r"\s*([a-z_]+)\s+([a-z_]+)\s+([a-z_]+)(?![\w.$])(?!\s*\()")
+# Possessive: no run gives back a letter (the next item needs a space, or no word character),
+# and a value that is one long word fails in one pass instead of one try per letter (80 us).
+_TWO_WORDS = re.compile(r"\s*+([a-z_]++)\s++([a-z_]++)(?![\w.$])(?!\s*\()")
+_THREE_WORDS = re.compile(r"\s*+([a-z_]++)\s++([a-z_]++)\s++([a-z_]++)(?![\w.$])(?!\s*\()")
 
 
-def _last_phrase(low: str) -> int:
+def _last_phrase(low: str, *, prefilter_words_absent: bool = False) -> int:
     """Where the last match of `_SQL_PHRASE` in *low* starts, or -1.
 
     Every branch of the pattern starts with one of `_ANYWHERE_WORDS`, so matches are tried
@@ -1134,46 +1211,82 @@ def _last_phrase(low: str) -> int:
     with one of a dozen common letters (400 us over 10,000 characters of prose). A quote
     context is a suffix of the value and no branch looks behind its start, so one value's
     answer serves every context: the context holds a match when it starts at or before this.
+
+    Each scan of a long value for an absent word costs 3-5 us, so words are looked for only
+    when a piece they share is there (`_PHRASE_GATES`), and not at all when the caller knows
+    *low* lacks the prefilter words.
     """
     last = -1
-    for word in _ANYWHERE_WORDS:
-        end = len(low)
-        while (at := low.rfind(word, last + 1, end)) >= 0:
-            if _SQL_PHRASE.match(low, at) is not None:
-                last = at  # the rightmost for this word; only later ones can raise it
-                break
-            end = at + len(word) - 1  # the occurrences that start before this one
+    rfind = low.rfind
+    long = len(low) > _LONG_VALUE
+    for gate, words in _PHRASE_GATES:
+        if prefilter_words_absent and gate in _PREFILTER_WORDS:
+            continue
+        # On a long value rfind is 2-3 times faster than "in", and a gate that is the word
+        # itself is left to the loop's own scan; on a short one "in" beats a method call.
+        if (rfind(gate) < 0 if len(words) > 1 else False) if long else gate not in low:
+            continue  # no word of the group occurs: the loop below would find nothing
+        for word in words:
+            end = len(low)
+            while (at := rfind(word, last + 1, end)) >= 0:
+                if _SQL_PHRASE.match(low, at) is not None:
+                    last = at  # the rightmost for this word; only later ones can raise it
+                    break
+                end = at + len(word) - 1  # the occurrences that start before this one
     return last
+
+
+_LONG_VALUE: Final = 512
+# `_ANYWHERE_WORDS` grouped under a piece each word of the group contains (a word is its own
+# piece when nothing cheaper serves). "declare" counts only as "declare @", so it needs "@".
+_PHRASE_GATES: Final = (
+    ("union", ("union",)),
+    ("select", ("select",)),
+    ("waitfor", ("waitfor",)),
+    ("outfile", ("outfile",)),
+    ("dumpfile", ("dumpfile",)),
+    ("@", ("@@", "declare")),
+    ("exec", ("exec",)),
+    ("case", ("case",)),
+    ("_", ("information_schema", "pg_", "all_tables", "user_tables")),
+    ("sys", ("sysobjects", "syscolumns", "sysusers", "sys.", "msysobjects")),
+    ("sql", ("sqlite_master", "mysql.")),
+)
 
 
 def _wants_anywhere(low: str, *, phrase: bool) -> bool:
     """Whether a whole-value rule could match *low*; *phrase*: `_SQL_PHRASE` matches in it."""
     if phrase:
         return True
-    paren = low.find("(")
-    seen = 0
-    while paren >= 0 and seen < _FULL:  # calls past the full lex's horizon cannot matter
-        seen += 1
-        before = low[paren - 1] if paren else ""
-        if before not in _NAME_CHARS and not before.isspace():
-            paren = low.find("(", paren + 1)
-            continue  # _CALL needs a name character or a space right before the "("
-        name = _call_name(low, paren)
-        if name in _ATTACK_FUNCTIONS or name in _CALL_WORDS or name in _INFO_FUNCTIONS:
+    if "(" in low and _calls_known_function(low):
+        return True
+    return ";" in low and _STATEMENT_AFTER_SEMICOLON.search(low) is not None
+
+
+def _calls_known_function(low: str) -> bool:
+    """Whether one of the first `_FULL` "(" of *low* follows the name of a function we know.
+
+    Calls past the full lex's horizon cannot matter. The text is split at those parentheses
+    in one pass: `_call_name` reads back from a "(" no further than the "(" before it (not a
+    name character, not a space), so the piece before each gives the same name as the value.
+    Most pieces end in a character no known name ends with and need no reading at all.
+    """
+    pieces = low.split("(", _FULL)
+    pieces.pop()  # the text after the last of them
+    for piece in pieces:
+        last = piece[-1:]
+        if (last in _CALL_LAST_CHARS or last.isspace()) and _call_name(
+            piece, len(piece)
+        ) in _KNOWN_CALLS:
             return True
-        paren = low.find("(", paren + 1)
-    if ";" in low:
-        for statement in _AFTER_SEMICOLON.finditer(low):
-            word = statement.group(1)
-            if _KEYWORD_TYPES.get(word) in ("E", "S") or word in ("waitfor", "sleep"):
-                return True
-            if word in ("if", "while") and _TSQL_CONDITION.match(low, statement.end()):
-                return True
     return False
 
 
 _CALL_WORDS: Final = frozenset({"sleep", "pg_sleep", "benchmark", "iif", "nchar"})
 _NAME_STARTS: Final = frozenset("abcdefghijklmnopqrstuvwxyz_")
+_KNOWN_CALLS: Final = _ATTACK_FUNCTIONS | _CALL_WORDS | _INFO_FUNCTIONS
+# A name ends with the piece's last character (spaces aside): one look rejects the others.
+_CALL_LAST_CHARS: Final = frozenset(name[-1] for name in _KNOWN_CALLS) & _NAME_CHARS
 
 
 def _call_name(low: str, paren: int) -> str:
@@ -1242,12 +1355,13 @@ def _context(low: str, prefix: list[Token], *, quote: str, phrase: bool) -> str 
         if not _wants_anywhere(low, phrase=phrase):
             return None
         return _anywhere(prefix + _lex(low, _FULL))
-    head = prefix + _lex(low, _HEAD)
+    lexer = _Lexer(low)
+    head = prefix + lexer.take(_HEAD)
     quoted = bool(prefix)
     complete = len(head) - len(prefix) < _HEAD
     reason = _analyse(head, quoted=quoted, quote=quote, complete=complete)
     if reason is None and _wants_anywhere(low, phrase=phrase):
-        full = head if complete else prefix + _lex(low, _FULL)
+        full = head if complete else prefix + lexer.take(_FULL)  # goes on after the head
         reason = _anywhere(full)
     return reason
 
@@ -1261,15 +1375,18 @@ def sql_reason(text: str) -> str | None:
     low = text  # lower-cased by the engine
     if "/*!" in low:
         low = _VERSIONED.sub(" ", low)  # MySQL runs /*!50000 ... */ bodies: read them as code
+    words_absent = False
     if (
-        _PREFILTER_CHARS.search(low) is None
+        _PREFILTER_CHAR.search(low) is None
+        and not contains_any(low, _PREFILTER_PAIRS)
         and not contains_any(low, _PREFILTER_WORDS)
-        and not plain_sql_shape(low)
     ):
-        return None
+        if not plain_sql_shape(low):
+            return None
+        words_absent = True  # known now: _last_phrase need not look for them again
     # Where the last phrase of the whole-value rules starts: a quote context (a suffix of the
     # value) holds one when it starts at or before it.
-    phrase = _last_phrase(low)
+    phrase = _last_phrase(low, prefilter_words_absent=words_absent)
     reason = _context(low, [], quote="", phrase=phrase >= 0)
     if reason:
         return reason
