@@ -249,3 +249,12 @@ def test_decode_matches_old(value: str) -> None:
     except ValueError:  # a decimal reference past int()'s digit limit: both raise
         return
     assert _decode.decode(value) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts(_PERCENT_FRAGMENTS, 60) | st.text(alphabet="%41g\ud800é中zZ", max_size=30))
+def test_percent_decode_returns_text_without_escapes_as_the_full_path_does(value: str) -> None:
+    """The shortcut for text without escapes gives what the bytes round trip gives."""
+    if "%" in value and "%u" not in value and "%U" not in value:
+        expected = _decode._fold_bytes(_decode._unquote_to_bytes(value))
+        assert _decode.percent_decode(value) == expected
