@@ -797,10 +797,10 @@ def test_the_class_led_substitution_pattern_matches_as_the_reference(low: str) -
     )
 )
 def test_the_flag_gate_finds_every_part_with_separated_flags(parts: list[str]) -> None:
-    from hardpoint.validation._shell import _FLAG_GATE, _SEPARATED_FLAGS, _parts_matching
+    from hardpoint.validation._shell import _FLAG_GATE, _SEPARATED_FLAGS, _indexes
 
     parts = [part.replace("\x1f", "") for part in parts]  # the parts of a split hold none
-    flagged = _parts_matching(parts, _FLAG_GATE)
+    flagged = _indexes("\x1f".join(parts), _FLAG_GATE)
     for index, part in enumerate(parts):
         if _SEPARATED_FLAGS.match(part):
             assert index in flagged

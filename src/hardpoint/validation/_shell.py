@@ -456,7 +456,7 @@ def _split_commands(low: str) -> list[str]:
     """
     # "$(" before the braces: in "$(){" the regex takes "$(" first, leftmost.
     for separator in _LITERAL_SEPARATORS:
-        if separator in low:
+        if low.rfind(separator) >= 0:  # faster than "in" on long text (see contains_any)
             low = low.replace(separator, "\x1f")
     if "{" in low:
         low = _BRACE_SEPARATORS.sub("\x1f", low)
@@ -799,7 +799,7 @@ def _command_names_in(text: str) -> set[str]:
 _PATH_COMMAND_HINTS: Final = ("bin/", "usr/", ":\\windows\\")
 
 
-def _parts_naming_commands(parts: list[str]) -> set[int] | None:
+def _parts_naming_commands(parts: list[str], lines: str) -> set[int] | None:
     """The indexes of *parts* where `_command_at` could find a command; None: any of them.
 
     It only ever returns a word of `_COMMANDS` or `_WRAPPERS`, after the normalisation of
@@ -807,9 +807,9 @@ def _parts_naming_commands(parts: list[str]) -> set[int] | None:
     So: the same normalisation over those characters of every part at once, the same
     words, one set intersection, and a search for the few words found.
     """
-    if max(map(len, parts)) > 96:  # most lines are short: no copy of each
-        parts = [part[:96] for part in parts]
-    joined = _IFS.sub(" ", "\x1f".join(parts))
+    if max(map(len, parts)) > 96:  # most lines are short: *lines*, the parts joined, serves
+        lines = "\x1f".join([part[:96] for part in parts])
+    joined = _IFS.sub(" ", lines)
     if "$" in joined or "`" in joined:
         joined = _EMPTY_EXPANSION.sub("", joined)
     if _NOISE_CHARS.search(joined):
@@ -825,13 +825,6 @@ def _parts_naming_commands(parts: list[str]) -> set[int] | None:
     # `_indexes` (a look-behind first would make the engine try every position).
     words = re.compile("(?:" + "|".join(map(re.escape, found)) + r")(?![\w.-])")
     return _indexes(joined, words, word_start=True)
-
-
-def _parts_matching(parts: list[str], pattern: re.Pattern[str]) -> set[int]:
-    """The indexes of *parts* in which *pattern* matches (it never matches the separator)."""
-    if len(parts) == 1:
-        return {0} if pattern.search(parts[0]) else set()
-    return _indexes("\x1f".join(parts), pattern)
 
 
 def _indexes(joined: str, pattern: re.Pattern[str], *, word_start: bool = False) -> set[int]:
@@ -939,8 +932,9 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
     # Which parts can hold a command (by the words in them) or a flag: on long text with
     # many separators (code, CSS, noise) that skips almost all of the per-part work.
     if gate and len(parts) > _GATE_MIN_PARTS:
-        named = _parts_naming_commands(parts)
-        flagged = _parts_matching(parts, _FLAG_GATE)
+        lines = "\x1f".join(parts)  # both gates read the lines joined
+        named = _parts_naming_commands(parts, lines)
+        flagged = _indexes(lines, _FLAG_GATE)
     else:
         named = flagged = None
     if len(parts) > 1:
