@@ -630,7 +630,7 @@ def test_a_hidden_command_is_found_as_the_loop_over_each_line_found_it(split: li
                 return True
         return False
 
-    assert _hides_command(split) == reference()
+    assert _hides_command("\x1f".join(split)) == reference()
 
 
 # The strong-shell rules as first gated: one regex gate for all, then substrings per rule.

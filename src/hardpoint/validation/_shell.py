@@ -850,14 +850,14 @@ def _word_char(char: str) -> bool:
     return char.isalnum() or char in "_.-"
 
 
-def _hides_command(split: list[str]) -> bool:
-    """Whether a command line of *split* starts with a command (quotes around it dropped).
+def _hides_command(lines: str) -> bool:
+    """Whether a command line of *lines* (joined by unit separators) starts with a command.
 
     That is: its first word, quotes stripped from its ends, is in `_COMMANDS`. Every
     command name is a run of ``[a-z0-9_.-]``, so one pass over the lines joined finds each
     first word that can be one (a Python step per line cost 280 us on 10,000 characters).
     """
-    first_words = _FIRST_WORD.findall("\x1f" + "\x1f".join(split))
+    first_words = _FIRST_WORD.findall("\x1f" + lines)
     return not _COMMANDS.isdisjoint(first_words)
 
 
@@ -886,6 +886,8 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
             if escape.group(1) in _COMMANDS:
                 return "editor shell escape"  # vi's :!whoami
     split: list[str] | None = None  # the command lines of low, once it is final
+    distinct: list[str] | None = None  # the same, each once (the first keeps its place)
+    lines = ""  # those joined by \x1f, once computed
     if "$" in low or "`" in low:
         hidden = _INNER_EXPANSION.search(low) is not None
         expanded = _EMPTY_EXPANSION.sub("", low)
@@ -895,7 +897,9 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
                 return "shell construct"
         if hidden:
             split = _split_commands(low)
-            if _hides_command(split):
+            distinct = [split[0], *dict.fromkeys(split[1:])]
+            lines = "\x1f".join(distinct)
+            if _hides_command(lines):
                 return "command hidden by an empty expansion"
     if ("if " in low or "for " in low) and _BATCH.search(low):
         return "batch command"
@@ -927,12 +931,14 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
     quote = _LEADING_QUOTE.match(parts[0])
     if quote is not None:  # ' whoami: the value closes a quoted argument first
         parts[0:1] = ["", parts[0][quote.end() :]]
+        distinct = None
     if len(parts) > 2:  # each distinct command line once (the first keeps its place)
-        parts = [parts[0], *dict.fromkeys(parts[1:])]
+        parts = distinct if distinct is not None else [parts[0], *dict.fromkeys(parts[1:])]
     # Which parts can hold a command (by the words in them) or a flag: on long text with
     # many separators (code, CSS, noise) that skips almost all of the per-part work.
     if gate and len(parts) > _GATE_MIN_PARTS:
-        lines = "\x1f".join(parts)  # both gates read the lines joined
+        if parts is not distinct or not lines:
+            lines = "\x1f".join(parts)  # both gates read the lines joined
         named = _parts_naming_commands(parts, lines)
         flagged = _indexes(lines, _FLAG_GATE)
     else:
