@@ -97,6 +97,36 @@ _URL_ATTRS = _html._URL_ATTRS
 _ACTIVE_ATTRS = _html._ACTIVE_ATTRS
 
 
+def _old_may_report(name: str) -> bool:
+    return (
+        ":" in name
+        or name in _DANGEROUS_TAGS
+        or name in _FORM_TAGS
+        or name == "meta"
+        or name.startswith("on")
+    )
+
+
+def _old_tag_reason_gated(low: str, parse_attributes: bool) -> str | None:
+    """The _tag_reason before _REPORTING_TAG: a findall of every tag name, then the loop."""
+    if (
+        not parse_attributes
+        and low.count("<") > 16
+        and not any(map(_old_may_report, set(_TAG.findall(low))))
+    ):
+        return None
+    return _old_tag_loop(low, parse_attributes)
+
+
+def _old_scheme_gated(value: str) -> bool:
+    """The _scheme before _SCHEME_COLON."""
+    if ":" not in value:
+        return False
+    if len(value) > 256 and value.count(":") <= 32 and not _html._scheme_name(value):
+        return False
+    return _old_scheme(value)
+
+
 def _old_scheme(value: str) -> bool:
     if ":" not in value:
         return False
@@ -115,7 +145,10 @@ def _old_attributes_worth_parsing(low: str) -> bool:
 
 
 def _old_tag_reason(low: str) -> str | None:
-    parse_attributes = _old_attributes_worth_parsing(low)
+    return _old_tag_loop(low, _old_attributes_worth_parsing(low))
+
+
+def _old_tag_loop(low: str, parse_attributes: bool) -> str | None:
     for match in _TAG.finditer(low):
         name = match.group(1)
         local = name.rpartition(":")[2]
@@ -372,3 +405,101 @@ def test_known_payloads_keep_their_reasons() -> None:
     ]
     for case in cases:
         assert xss_reason(case) == _old_xss_reason(case), case
+
+
+# Tags and colons: the fragments _REPORTING_TAG and _SCHEME_COLON care about, long and short.
+_TAG_FRAGMENT = st.sampled_from(
+    (
+        "<a",
+        "<img",
+        "<svg",
+        "<svg:x",
+        "<meta",
+        "<form",
+        "<form ",
+        "<input",
+        "<inputs",
+        "</x",
+        "</ script",
+        "<! on",
+        "<onx",
+        "<x:y",
+        "<<",
+        "<",
+        ">",
+        " href=",
+        " src=",
+        " style=",
+        " onerror=",
+        "on",
+        "formaction",
+        "data",
+        "javascript:",
+        "java\tscript:",
+        "vbscript:",
+        "data:",
+        "data :",
+        "mocha:",
+        "pt:",
+        "ta:",
+        "ha:",
+        "at:",
+        ":",
+        "alert(1)",
+        "document",
+        "window",
+        "this",
+        "top",
+        "fetch",
+        "eval",
+        "(",
+        ")",
+        "=",
+        "'",
+        '"',
+        "`",
+        " ",
+        "\n",
+        "\x00",
+        "x",
+        "é",
+        "中",
+    )
+)
+_TAG_VALUES = st.one_of(
+    st.lists(_TAG_FRAGMENT, max_size=30).map("".join),
+    # Over 256 and usually over 512 characters: the long-value paths.
+    st.lists(_TAG_FRAGMENT, min_size=150, max_size=400).map("".join),
+    st.tuples(
+        st.sampled_from(["", "<a b='c' " * 70, "<x>" * 200, "a" * 600, "that: " * 100]),
+        st.lists(_TAG_FRAGMENT, max_size=30).map("".join),
+        st.sampled_from(["", "<i>" * 200, " " * 600, "x:" * 40]),
+    ).map("".join),
+)
+
+
+@_EXAMPLES
+@given(_TAG_VALUES, st.booleans())
+def test_reporting_tag_loop_matches_findall_gate(text: str, parse_attributes: bool) -> None:
+    expected = _old_tag_reason_gated(text, parse_attributes)
+    assert _html._tag_reason(text, parse_attributes) == expected
+
+
+@_EXAMPLES
+@given(_TAG_VALUES)
+def test_scheme_colon_check_matches_old(text: str) -> None:
+    assert _scheme(text) == _old_scheme_gated(text) == _old_scheme(text)
+
+
+@settings(max_examples=800, deadline=None)
+@given(_TAG_VALUES)
+def test_xss_reason_matches_old_on_tags_and_colons(text: str) -> None:
+    assert xss_reason(text) == _old_xss_reason(text)
+
+
+def test_reporting_tag_finds_every_reporting_name() -> None:
+    for name in (*_DANGEROUS_TAGS, *_FORM_TAGS, "meta", "onfoo", "on", "v:x", "svg:a"):
+        for lead in ("<", "</", "<!", "< ", "</  "):
+            match = _html._REPORTING_TAG.match(f"{lead}{name}>")
+            assert match is not None, (lead, name)
+        assert _html._REPORTING_TAG.match(f"<{name}x>") is None or _old_may_report(name + "x")

@@ -12,7 +12,8 @@ by a letter opens a tag; ``/`` separates attributes; quotes delimit values), so 
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterator
+from itertools import repeat
 from typing import Final
 
 from ._text import contains_any, replace_chars
@@ -207,10 +208,20 @@ def _meta_active(head: str) -> bool:
 _FEW_COLONS: Final = 32
 
 
+# A scheme ends in "script:", "data:" or "mocha:", noise allowed between its letters: before
+# some colon is noise, or "pt", "ta" or "ha" (noise allowed). Led by the colon, so re scans for
+# it at memchr speed; most colons of prose (a "that:" or "is:") fail it.
+_NOISE_CLASS: Final = "\t\n\r\x0b\x0c \x00"
+_SCHEME_COLON = re.compile(rf":(?:(?<=[{_NOISE_CLASS}]:)|(?<=[pth{_NOISE_CLASS}][ta]:))")
+
+
 def _scheme(value: str) -> bool:
     if ":" not in value:
         return False
-    if len(value) > _LONG and value.count(":") <= _FEW_COLONS and not _scheme_name(value):
+    if len(value) > _LONG and (
+        _SCHEME_COLON.search(value) is None
+        or (value.count(":") <= _FEW_COLONS and not _scheme_name(value))
+    ):
         return False
     compact = replace_chars(value, _SCHEME_NOISE, _SCHEME_NOISE_PAIRS)
     if "script:" not in compact and "data:" not in compact and "mocha:" not in compact:
@@ -260,19 +271,39 @@ def _active_attribute_word(low: str) -> bool:
     )
 
 
-def _may_report(name: str) -> bool:
-    """Whether a tag called *name* can give a reason when its attributes are not parsed."""
-    return (
-        ":" in name
-        or name in _DANGEROUS_TAGS
-        or name in _FORM_TAGS
-        or name == "meta"
-        or name.startswith("on")
-    )
-
-
-# Above this many "<", _tag_reason first collects the tag names at C speed.
+# Above this many "<" (or on a long value), _tag_reason without attributes first finds the tags
+# whose name can give a reason at C speed.
 _MANY_TAGS: Final = 16
+
+
+def _name_trie(names: frozenset[str]) -> str:
+    """An alternation of *names* grouped by first letter.
+
+    re tries each alternative in turn but skips one led by another letter in a step, so a
+    group per letter costs a few steps a tag instead of one per name.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names, key=lambda n: (-len(n), n)):  # longest first: whole names win
+        groups.setdefault(name[0], []).append(re.escape(name[1:]))
+    return "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(groups.items()))
+
+
+# A _TAG whose name can give a reason without its attributes (the name checks of _tag_reason):
+# a handler-like name, a whole name of the sets (not followed by more name characters) or a
+# namespace. Same start as _TAG, so _TAG matches there
+# too; the lookahead fails a "<" not followed by a letter in one step.
+_REPORTING_TAG = re.compile(
+    r"<[/!]?\s{0,2}(?=[a-z])(?:on|(?:"
+    + _name_trie(_DANGEROUS_TAGS | _FORM_TAGS | {"meta"})
+    + r")(?![a-z0-9:_-])|[a-z][a-z0-9_-]*:)"
+)
+
+
+def _tag_at(low: str, start: int) -> re.Match[str]:
+    """The _TAG match at *start*, where _REPORTING_TAG matched."""
+    match = _TAG.match(low, start)
+    assert match is not None  # noqa: S101 - _REPORTING_TAG matches only where _TAG does
+    return match
 
 
 def _tag_reason(low: str, parse_attributes: bool) -> str | None:
@@ -281,15 +312,13 @@ def _tag_reason(low: str, parse_attributes: bool) -> str | None:
     *parse_attributes* tells whether attributes can give a reason: a handler, an active
     attribute word or a script scheme occurs in *low*.
     """
-    if (
-        not parse_attributes
-        and low.count("<") > _MANY_TAGS
-        and not any(map(_may_report, set(_TAG.findall(low))))
-    ):
-        # Without attributes a tag gives a reason only through its name (the checks below); a
-        # loop over thousands of ordinary tags costs more than findall.
-        return None
-    for match in _TAG.finditer(low):
+    tags: Iterator[re.Match[str]] = _TAG.finditer(low)
+    if not parse_attributes and (len(low) > _LONG or low.count("<") > _MANY_TAGS):
+        # Without attributes a tag gives a reason only through its name (the checks below), so
+        # only the tags _REPORTING_TAG finds (at C speed) need the loop: thousands of ordinary
+        # tags cost nothing. No match ends past a "<", so its next search misses no tag.
+        tags = map(_tag_at, repeat(low), (found.start() for found in _REPORTING_TAG.finditer(low)))
+    for match in tags:
         name = match.group(1)
         local = name.rpartition(":")[2]  # <v:vmlframe>: the namespace does not change the tag
         if local in _DANGEROUS_TAGS or name.startswith(("svg:", "xsl:", "xi:", "html:")):
@@ -464,6 +493,7 @@ def xss_reason(text: str) -> str | None:
             return reason
     if (
         ":" in low
+        and scheme is not False  # known: no need to look for the words
         and ("script" in low or "data" in low or "mocha" in low)
         and (_scheme(low) if scheme is None else scheme)
         and (_looks_like_script_url(low))
