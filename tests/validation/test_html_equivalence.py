@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -503,3 +504,20 @@ def test_reporting_tag_finds_every_reporting_name() -> None:
             match = _html._REPORTING_TAG.match(f"{lead}{name}>")
             assert match is not None, (lead, name)
         assert _html._REPORTING_TAG.match(f"<{name}x>") is None or _old_may_report(name + "x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ("<x y=1>" * 1500)[:9990] + " onfoo=1",
+        ("<x y=1>" * 300) + "<a href=' java\tscript:x'>" + "<i>" * 100,
+        ("<a b='c' d=\"e\" " * 700)[:9990] + " onfoo=1",
+        "<xonabc =1>" * 60 + "<x style=a>" * 50 + "<svg a=pt:>",
+        "<i>that: x</i>" * 80 + "<a x=1 formaction=y>",
+        "<b>" * 100 + "<xdatasrc a=1>" + "<q datasrc=1>",
+    ],
+)
+def test_attributes_are_parsed_only_in_tags_with_markers_and_the_reason_is_the_same(
+    text: str,
+) -> None:
+    assert _html._tag_reason(text, True) == _old_tag_loop(text, True)

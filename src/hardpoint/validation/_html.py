@@ -306,6 +306,35 @@ def _tag_at(low: str, start: int) -> re.Match[str]:
     return match
 
 
+# What an attribute cannot give a reason without: a handler name and its "=", an active
+# attribute's name, or a colon a script scheme can end in (see _SCHEME_COLON).
+_ATTRIBUTE_MARKER = re.compile(
+    r"on[a-z]{3,40}\s*=|"
+    + "|".join(map(re.escape, _ACTIVE_ATTR_WORDS))
+    + "|"
+    + _SCHEME_COLON.pattern
+)
+
+
+def _tags_with_markers(low: str) -> set[int]:
+    """Where the tags start whose attributes (up to their ">" or the next "<") hold a marker.
+
+    Only those can give a reason through their attributes: a value of a thousand ordinary
+    tags and one handler somewhere parses one tag, not a thousand (2 ms). A marker that
+    starts in a tag's name belongs to no attribute (the name runs on over its letters).
+    """
+    starts: set[int] = set()
+    for marker in _ATTRIBUTE_MARKER.finditer(low):
+        at = marker.start()
+        opening = low.rfind("<", 0, at)
+        if opening < 0 or opening in starts:
+            continue
+        tag = _TAG.match(low, opening)
+        if tag is not None and tag.end() <= at and low.find(">", tag.end(), at) < 0:
+            starts.add(opening)
+    return starts
+
+
 def _tag_reason(low: str, parse_attributes: bool) -> str | None:
     """Why a tag in *low* is an attack, or None.
 
@@ -313,11 +342,15 @@ def _tag_reason(low: str, parse_attributes: bool) -> str | None:
     attribute word or a script scheme occurs in *low*.
     """
     tags: Iterator[re.Match[str]] = _TAG.finditer(low)
-    if not parse_attributes and (len(low) > _LONG or low.count("<") > _MANY_TAGS):
+    if len(low) > _LONG or low.count("<") > _MANY_TAGS:
         # Without attributes a tag gives a reason only through its name (the checks below), so
         # only the tags _REPORTING_TAG finds (at C speed) need the loop: thousands of ordinary
         # tags cost nothing. No match ends past a "<", so its next search misses no tag.
-        tags = map(_tag_at, repeat(low), (found.start() for found in _REPORTING_TAG.finditer(low)))
+        # With attributes, so do the tags whose attributes hold a marker.
+        starts = [found.start() for found in _REPORTING_TAG.finditer(low)]
+        if parse_attributes:
+            starts = sorted(_tags_with_markers(low).union(starts))
+        tags = map(_tag_at, repeat(low), starts)
     for match in tags:
         name = match.group(1)
         local = name.rpartition(":")[2]  # <v:vmlframe>: the namespace does not change the tag
