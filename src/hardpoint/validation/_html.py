@@ -289,13 +289,16 @@ def _name_trie(names: frozenset[str]) -> str:
 
 
 # A _TAG whose name can give a reason without its attributes (the name checks of _tag_reason):
-# a handler-like name, a whole name of the sets (not followed by more name characters) or a
-# namespace. Same start as _TAG, so _TAG matches there
-# too; the lookahead fails a "<" not followed by a letter in one step.
+# a handler name with its "=", a whole name of the sets (not followed by more name
+# characters), a namespace _tag_reason names, or a namespaced dangerous name (any namespace
+# but the last is read past). Same start as _TAG, so _TAG matches there too; the lookahead
+# fails a "<" not followed by a letter in one step.
 _REPORTING_TAG = re.compile(
-    r"<[/!]?\s{0,2}(?=[a-z])(?:on|(?:"
+    r"<[/!]?\s{0,2}(?=[a-z])(?:on[a-z]{3,40}=|(?:"
     + _name_trie(_DANGEROUS_TAGS | _FORM_TAGS | {"meta"})
-    + r")(?![a-z0-9:_-])|[a-z][a-z0-9_-]*:)"
+    + r")(?![a-z0-9:_-])|(?:svg|xsl|xi|html):|[a-z][a-z0-9:_-]*:(?:"
+    + _name_trie(_DANGEROUS_TAGS)
+    + r")(?![a-z0-9:_-]))"
 )
 
 
