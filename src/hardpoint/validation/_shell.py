@@ -553,7 +553,19 @@ _STRONG_SHELL: Final[tuple[tuple[re.Pattern[str] | None, re.Pattern[str]], ...]]
 )
 
 
+# Every literal the patterns above cannot match without, in one pattern: on a short value one
+# search that usually fails costs less than a pass for each rule (on a long one, the other
+# way round: the pattern has no literal to lead it).
+_STRONG_GATE = re.compile(
+    r"cmd|powershell|-[ec]\s|<!--|<\?php|shell|/(?:tcp|udp)/|jndi|<<<|\$\{|\(\s*\)"
+    r"|/(?:etc|bin|usr|proc|var|dev|root|sbin)/|sh\s+-c"
+)
+_SHORT: Final = 512
+
+
 def _strong_shell(low: str) -> bool:
+    if len(low) <= _SHORT and _STRONG_GATE.search(low) is None:
+        return False
     if "-c" in low:
         for match in _SHELL_C.finditer(low):
             word = _WORD_BEFORE.search(low, max(0, match.start() - 4), match.start() + 2)
