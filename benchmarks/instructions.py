@@ -118,7 +118,7 @@ contenders = {name: (lambda v=value: scan(v)) for name, value in long_inputs.ite
 contenders["corpus lines"] = lambda: every_line(scan)
 contenders["corpus lines, naive"] = lambda: every_line(bench.naive_blocks)
 contenders["lines"] = lambda: print(LINES, file=sys.stderr)
-contenders["names"] = lambda: print(*long_inputs, sep="\n")
+contenders["names"] = lambda: print(*long_inputs, sep=chr(10))
 """
 
 CALLS: Final = {"cache": 20_000, "llm": 2_000, "validation": 2}
