@@ -38,7 +38,20 @@ from hardpoint.validation._html import (
     _worth_checking,
     xss_reason,
 )
-from hardpoint.validation._text import contains_any, matches_gated, replace_chars
+from hardpoint.validation._text import contains_any, replace_chars
+
+
+def matches_gated(
+    rules: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...], text: str
+) -> re.Match[str] | None:
+    """The first match of a rule whose gate substrings occur in *text* (the old rule runner)."""
+    for gates, pattern in rules:
+        if contains_any(text, gates):
+            match = pattern.search(text)
+            if match is not None:
+                return match
+    return None
+
 
 # --- The replaced versions, verbatim. ---------------------------------------------------------
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-__all__ = ["contains_any", "matches_gated", "replace_chars"]
+__all__ = ["contains_any", "replace_chars"]
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:
@@ -44,19 +43,3 @@ def replace_chars(
         if old in text:
             text = text.replace(old, new)
     return text
-
-
-def matches_gated(
-    rules: Iterable[tuple[tuple[str, ...], re.Pattern[str]]], text: str
-) -> re.Match[str] | None:
-    """The first match of a rule whose gate substrings occur in *text*.
-
-    A gate is a tuple of substrings the pattern cannot match without; checking them first
-    keeps patterns that have no literal prefix off text that cannot contain them.
-    """
-    for gates, pattern in rules:
-        if contains_any(text, gates):
-            match = pattern.search(text)
-            if match is not None:
-                return match
-    return None
