@@ -134,7 +134,7 @@ def test_html_unescape_bulk_path_on_every_name() -> None:
         match = _OLD_CHARREF.fullmatch("&" + name)
         if match is not None:
             expected = html._replace_charref(match)  # type: ignore[attr-defined,unused-ignore]
-            assert _decode._name_charref(match.group(1)) == expected
+            assert _decode._named_chars([match.group(1)]) == [expected]
 
 
 def test_html_unescape_numeric_specials() -> None:
