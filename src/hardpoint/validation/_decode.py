@@ -18,7 +18,7 @@ from html.entities import html5 as _HTML5
 from itertools import compress, islice, repeat
 from typing import Final, cast
 
-from ._text import replace_chars
+from ._text import longest_first, replace_chars
 
 __all__ = ["decode", "percent_decode"]
 
@@ -343,19 +343,8 @@ _NAMED_LIMIT: Final = len(_NAMED) + 4096
 _NAMED_REFERENCE = re.compile("&[a-zA-Z]")  # none: every name group is empty
 
 
-def _longest_first(names: list[str]) -> str:
-    """An alternation of *names* grouped by first character, longest first within a group.
-
-    The first alternative that matches at a position is the longest name there.
-    """
-    groups: dict[str, list[str]] = {}
-    for name in sorted(names, key=len, reverse=True):
-        groups.setdefault(name[0], []).append(re.escape(name[1:]))
-    return "|".join(f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in groups.items())
-
-
 # The names that need no ";" (the only ones the standard library takes as a name's start).
-_LEGACY_START = re.compile(_longest_first([name for name in _HTML5 if not name.endswith(";")]))
+_LEGACY_START = re.compile(longest_first([name for name in _HTML5 if not name.endswith(";")]))
 
 
 def _named_chars(names: list[str | None]) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Container, Iterator
 from itertools import repeat
 from typing import Final
 
-from ._text import contains_any, replace_chars
+from ._text import contains_any, longest_first, replace_chars
 
 __all__ = ["xss_reason"]
 
@@ -276,18 +276,6 @@ def _active_attribute_word(low: str) -> bool:
 _MANY_TAGS: Final = 16
 
 
-def _name_trie(names: frozenset[str]) -> str:
-    """An alternation of *names* grouped by first letter.
-
-    re tries each alternative in turn but skips one led by another letter in a step, so a
-    group per letter costs a few steps a tag instead of one per name.
-    """
-    groups: dict[str, list[str]] = {}
-    for name in sorted(names, key=lambda n: (-len(n), n)):  # longest first: whole names win
-        groups.setdefault(name[0], []).append(re.escape(name[1:]))
-    return "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in sorted(groups.items()))
-
-
 # A _TAG whose name can give a reason without its attributes (the name checks of _tag_reason):
 # a handler name with its "=", a whole name of the sets (not followed by more name
 # characters), a namespace _tag_reason names, or a namespaced dangerous name (any namespace
@@ -295,9 +283,9 @@ def _name_trie(names: frozenset[str]) -> str:
 # fails a "<" not followed by a letter in one step.
 _REPORTING_TAG = re.compile(
     r"<[/!]?\s{0,2}(?=[a-z])(?:on[a-z]{3,40}=|(?:"
-    + _name_trie(_DANGEROUS_TAGS | _FORM_TAGS | {"meta"})
+    + longest_first(_DANGEROUS_TAGS | _FORM_TAGS | {"meta"})
     + r")(?![a-z0-9:_-])|(?:svg|xsl|xi|html):|[a-z][a-z0-9:_-]*:(?:"
-    + _name_trie(_DANGEROUS_TAGS)
+    + longest_first(_DANGEROUS_TAGS)
     + r")(?![a-z0-9:_-]))"
 )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-__all__ = ["contains_any", "replace_chars"]
+__all__ = ["contains_any", "longest_first", "replace_chars"]
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:
@@ -43,3 +44,17 @@ def replace_chars(
         if old in text:
             text = text.replace(old, new)
     return text
+
+
+def longest_first(names: Iterable[str]) -> str:
+    """An alternation of *names* grouped by first character, longest first within a group.
+
+    re tries each alternative in turn but skips a group led by another character in one step,
+    so a match costs a few steps, not one per name; and the first alternative that matches at
+    a position is the longest of the names there.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(names, key=lambda n: (-len(n), n)):
+        groups.setdefault(name[0], []).append(re.escape(name[1:]))
+    alternatives = (f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in groups.items())
+    return "|".join(sorted(alternatives))
