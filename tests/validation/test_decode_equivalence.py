@@ -130,11 +130,19 @@ def test_html_unescape_bulk_path_on_every_name() -> None:
     value = " ".join(variants) + "&#60;" * 20
     assert len(value) >= _decode._BULK
     assert _decode._html_unescape(value) == _old_html_unescape(value)
-    for name in ("a", "ab", "amp", "ampx", "notit", "notin", "lt", "frac1", "frac12", "x" * 40):
-        match = _OLD_CHARREF.fullmatch("&" + name)
-        if match is not None:
-            expected = html._replace_charref(match)  # type: ignore[attr-defined,unused-ignore]
-            assert _decode._named_chars([match.group(1)]) == [expected]
+    cut = ("a", "ab", "amp", "ampx", "notit", "notin", "lt", "frac1", "frac12", "x" * 40)
+    for name in (*cut, "notin;x", "ltimes;", "ltimesx", "AElig", "AEligx;", "y" * 31 + ";"):
+        value = ("&" + name + " ") * 60  # long: the bulk path
+        assert _decode._html_unescape(value) == _old_html_unescape(value), name
+
+
+def test_every_name_variant_unescapes_as_the_standard_library_on_the_bulk_path() -> None:
+    """Each name, cut, extended and doubled, alone between spaces in a long value."""
+    for name in html.entities.html5:
+        stem = name.rstrip(";")
+        for variant in (name, stem, stem + "x", stem[:-1], stem * 2, name + "x", stem + ";x"):
+            value = f"&{variant} " * 40
+            assert _decode._html_unescape(value) == _old_html_unescape(value), variant
 
 
 def test_html_unescape_numeric_specials() -> None:

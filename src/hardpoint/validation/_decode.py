@@ -10,15 +10,14 @@ value stops changing, so each detector sees one canonical string. Every function
 from __future__ import annotations
 
 import html
-import operator
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html.entities import html5 as _HTML5
-from itertools import compress, islice, repeat
-from typing import Final, cast
+from itertools import repeat
+from typing import Any, Final, cast
 
-from ._text import longest_first, replace_chars
+from ._text import replace_chars
 
 __all__ = ["decode", "percent_decode"]
 
@@ -316,10 +315,40 @@ _CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[a-zA-Z][^\t\n\f <&#;]{0
 _replace_charref: Callable[[re.Match[str]], str] | None = getattr(html, "_replace_charref", None)
 
 
-# _CHARREF with a group for each kind of reference. The numeric alternatives do not overlap,
-# so hexadecimal is tried first: "&#x" then fails one step sooner.
+def _trie(keys: Iterable[str]) -> str:
+    """A pattern matching the longest of *keys* at a position, as a trie of their characters.
+
+    At each character the engine tests a branch per next character (skipping the others on
+    their first literal), so a text that starts no key fails within a character or two.
+    """
+    root: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        node = root
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        group = (
+            branches[0] if len(branches) == 1 and "" not in node else f"(?:{'|'.join(branches)})"
+        )
+        return group + "?" if "" in node else group  # a key may end here: longer ones first
+
+    return emit(root)
+
+
+# _CHARREF with a group for each kind of reference, where a name is an HTML5 name: what
+# html._replace_charref does with a name token (the whole token if it is a name, else its
+# longest start that is a name needing no ";", else nothing) is what replacing the longest
+# name at the "&" does, as no name has a ";" but at its end and a token has none inside.
+# Unknown names never leave the scan: "&" and 3,000 fresh random names cost 3 ms a Python
+# call each. The numeric alternatives do not overlap, so hexadecimal is tried first; the
+# look-ahead fails an "&" before a non-letter in one step, not one per first letter of a name.
 _CHARREF_PARTS = re.compile(
-    r"&(?:#[xX]([0-9a-fA-F]+);?|#([0-9]+);?|([a-zA-Z][^\t\n\f <&#;]{0,31};?))"
+    r"&(?:#[xX]([0-9a-fA-F]+);?|#([0-9]+);?|(?=[a-zA-Z])(" + _trie(_HTML5) + "))"
 )
 # What a numeric reference becomes when it is not chr(code), as html._replace_charref
 # decides it: the windows-1252 reading of 0x80-0x9F first, then U+FFFD for surrogates and
@@ -335,42 +364,9 @@ _NONE_DEC: Final = cast("_Fill", {None: "1114111"}.get)
 _NONE_HEX: Final = cast("_Fill", {None: "10ffff"}.get)
 
 
-# Every HTML5 name, "" for a numeric reference's empty name group (None), and the other names
-# met, with what they stand for, while there is room (a repeated name is one lookup).
+# Every HTML5 name, and "" for the empty name group (None) of a numeric reference.
 _NAMED: Final[dict[str | None, str]] = dict(_HTML5.items())
 _NAMED[None] = ""
-_NAMED_LIMIT: Final = len(_NAMED) + 4096
-_NAMED_REFERENCE = re.compile("&[a-zA-Z]")  # none: every name group is empty
-
-
-# The names that need no ";" (the only ones the standard library takes as a name's start).
-_LEGACY_START = re.compile(longest_first([name for name in _HTML5 if not name.endswith(";")]))
-
-
-def _named_chars(names: list[str | None]) -> list[str]:
-    """What html._replace_charref makes of each name (None: a numeric reference's).
-
-    HTML5 names are looked up. Any other name stays as it was ("&" and the name), unless it
-    starts with a name that needs no ";" (`_LEGACY_START` finds the longest): all at C speed
-    but for those, where a Python call for every unknown name cost 3 ms over 10,000
-    characters of "&" and fresh random names.
-    """
-    chars: list[str | None] = list(map(_NAMED.get, names))  # None: not an HTML5 name
-    missing = list(compress(range(len(chars)), map(operator.is_, chars, repeat(None))))
-    if not missing:
-        return cast("list[str]", chars)
-    unknown = cast("list[str]", list(map(names.__getitem__, missing)))
-    values = list(map("&".__add__, unknown))
-    starts = list(map(_LEGACY_START.match, unknown))
-    for index in compress(range(len(starts)), starts):
-        start = starts[index]
-        if start is not None:  # always: compress kept the names with one
-            values[index] = _HTML5[start.group()] + unknown[index][start.end() :]
-    room = _NAMED_LIMIT - len(_NAMED)
-    if room > 0:  # remembered while the table has room: a repeated name is then one lookup
-        _NAMED.update(islice(zip(unknown, values, strict=True), room))
-    fixed: dict[int, str | None] = dict(zip(missing, values, strict=True))
-    return cast("list[str]", list(map(fixed.get, range(len(chars)), chars)))
 
 
 def _charref_chars(codes: list[int]) -> map[str]:
@@ -402,7 +398,9 @@ def _html_unescape(value: str) -> str:
         if decimal.count(None) != count
         else repeat("", count)
     )
-    parts[3::4] = _named_chars(names) if _NAMED_REFERENCE.search(value) else repeat("", count)
+    parts[3::4] = (
+        map(_NAMED.__getitem__, names) if names.count(None) != count else repeat("", count)
+    )
     return "".join(parts)
 
 
