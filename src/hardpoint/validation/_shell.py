@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from itertools import repeat
 from typing import Final
 
-from ._text import contains_any, replace_chars
+from ._text import LONG_TEXT, contains_any, replace_chars
 
 __all__ = ["PROGRAMS", "command_reason"]
 
@@ -560,11 +560,10 @@ _STRONG_GATE = re.compile(
     r"cmd|powershell|-[ec]\s|<!--|<\?php|shell|/(?:tcp|udp)/|jndi|<<<|\$\{|\(\s*\)"
     r"|/(?:etc|bin|usr|proc|var|dev|root|sbin)/|sh\s+-c"
 )
-_SHORT: Final = 512
 
 
 def _strong_shell(low: str) -> bool:
-    if len(low) <= _SHORT and _STRONG_GATE.search(low) is None:
+    if len(low) <= LONG_TEXT and _STRONG_GATE.search(low) is None:
         return False
     if "-c" in low:
         for match in _SHELL_C.finditer(low):

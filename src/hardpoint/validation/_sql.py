@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from ._text import contains_any
+from ._text import LONG_TEXT, contains_any
 
 __all__ = ["sql_reason"]
 
@@ -1218,7 +1218,7 @@ def _last_phrase(low: str, *, prefilter_words_absent: bool = False) -> int:
     """
     last = -1
     rfind = low.rfind
-    long = len(low) > _LONG_VALUE
+    long = len(low) > LONG_TEXT
     for gate, words in _PHRASE_GATES:
         if prefilter_words_absent and gate in _PREFILTER_WORDS:
             continue
@@ -1236,7 +1236,6 @@ def _last_phrase(low: str, *, prefilter_words_absent: bool = False) -> int:
     return last
 
 
-_LONG_VALUE: Final = 512
 # `_ANYWHERE_WORDS` grouped under a piece each word of the group contains (a word is its own
 # piece when nothing cheaper serves). "declare" counts only as "declare @", so it needs "@".
 _PHRASE_GATES: Final = (

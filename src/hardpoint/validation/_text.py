@@ -6,12 +6,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-__all__ = ["contains_any", "longest_first", "replace_chars"]
+__all__ = ["LONG_TEXT", "contains_any", "longest_first", "replace_chars"]
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:
     """Whether any of *needles* occurs in *text* (a plain loop: faster than ``any()``)."""
-    if len(text) > _LONG:
+    if len(text) > LONG_TEXT:
         # On long text str.rfind finds a needle of a few characters two or three times
         # faster than ``in`` does (2 vs 4-8 us over 10,000 characters), and every absent
         # needle costs a whole scan; on short text the method call costs more than it saves.
@@ -26,7 +26,9 @@ def contains_any(text: str, needles: Iterable[str]) -> bool:
     return False
 
 
-_LONG: Final = 512
+LONG_TEXT: Final = 512
+"""Past this length a whole-text scan costs more than a call: the detectors switch from
+substring tests and one combined pattern to rfind and literal-led passes."""
 
 
 def replace_chars(
