@@ -466,6 +466,74 @@ def test_the_table_fold_matches_the_loop_over_each_run(raw: bytes) -> None:
     assert _decode._fold_loop(raw) == expected  # and as the loop over the whole
 
 
+# Whole characters and the sequences a lenient decoder folds, for long byte strings: the
+# C-speed decode with only the undecodable runs folded, both ways of folding those runs,
+# a DEL inside and beside them, and C0/C1 before a control character or a lead byte.
+_FOLD_PIECES = [
+    *(b"\xc0\xae", b"\xc1\x9c", b"\xc1\xaf", b"\xc1\xbf", b"\xdf\xbf", b"\xc0", b"\xc1"),
+    *(b"\xe0\x80\xae", b"\xed\xa0\x80", b"\xf0\x80\x80\xae", b"\xf8\x80\x80\x80\xae"),
+    *(b"\xfc\x80\x80\x80\x80\xaf", b"\xc0\x1c", b"\xc1\xee", b"\xa0", b"\x80", b"\xff"),
+    *(b"\xe4\xb8", b"\xf0\x9f\x98", b"\x7f", b"\x01", b"\x1f", b"a", b" ", b"%"),
+    *(ch.encode() for ch in "é中😀À\u0080\u00bfĀ\u07ff\u0800\uffff"),
+]
+_VALID_CHARS = [ch.encode() for ch in "éàü中文😀ÀĀ"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_FOLD_PIECES) | st.binary(max_size=3), max_size=60).map(b"".join)
+    | st.lists(st.sampled_from(_FOLD_PIECES), min_size=200, max_size=1500).map(b"".join)
+    | st.lists(
+        st.sampled_from(_VALID_CHARS) | st.sampled_from(_FOLD_PIECES), min_size=300, max_size=1500
+    ).map(b"".join)
+)
+def test_the_fold_of_long_bytes_matches_the_loop(raw: bytes) -> None:
+    """Folding only what the codec cannot decode gives what folding every byte gives."""
+    from hardpoint.validation import _decode
+
+    assert _decode._fold_bytes(raw) == _decode._fold_loop(raw)
+
+
+def _percent_decode_reference(value: str) -> str:
+    """One layer of %XX and %uXXXX escapes as one byte stream, folded by the plain loop.
+
+    Text without a "%" is not percent-encoded: it comes back as it is.
+    """
+    from hardpoint.validation import _decode
+
+    if "%" not in value:
+        return value
+    raw = bytearray()
+    pos = 0
+    for match in re.finditer(r"%(?:[uU]([0-9a-fA-F]{4})|([0-9a-fA-F]{2}))", value):
+        raw += value[pos : match.start()].encode("utf-8", "surrogatepass")
+        wide, byte = match.groups()
+        if byte is not None:
+            raw.append(int(byte, 16))
+        else:
+            raw += chr(int(wide, 16)).encode("utf-8", "surrogatepass")
+        pos = match.end()
+    raw += value[pos:].encode("utf-8", "surrogatepass")
+    return _decode._fold_loop(bytes(raw))
+
+
+_PERCENT_PIECES = [
+    *("%", "%u", "%U", "%u002e", "%U002F", "%u2216", "%uD800", "%udc00", "%u00e9", "%u0025"),
+    *("%2e", "%c0", "%c1", "%ae", "%af", "%bf", "%e0%80", "%7f", "%25", "%41", "%4", "2e"),
+    *("é", "中", "😀", "\ud800", "\x7f", "\x01", "À", "a", " ", "/", "."),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PERCENT_PIECES), max_size=40).map("".join)
+    | st.lists(st.sampled_from(_PERCENT_PIECES), min_size=200, max_size=1200).map("".join)
+)
+def test_percent_decoding_is_one_byte_stream_folded(value: str) -> None:
+    """%XX and %uXXXX escapes and the text around them are decoded as one byte stream."""
+    assert percent_decode(value) == _percent_decode_reference(value)
+
+
 # The SQL token pattern as first written (alternatives in first-character order, quoted
 # strings and comments one character per step): the fast pattern must lex exactly as it did.
 _SQL_TOKEN_REFERENCE = re.compile(
@@ -535,6 +603,7 @@ def test_command_names_are_found_as_a_token_regex_finds_them(value: str) -> None
         st.sampled_from(
             [
                 *"<>/'\"a%&;é\u0338\u2039\u203a\u2019\ufb01\uff1c\ue000\u00bc\u00be\u0323\u2215",
+                *"\u0334\u0301\u0327",  # another overlay mark, and marks that sort after U+0338
                 *("%e2%80%b9", "%cc%b8", "&#x338;"),
             ]
         ),
