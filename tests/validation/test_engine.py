@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -420,7 +422,6 @@ _SHELLISH = st.sampled_from(
 @settings(max_examples=300)
 @given(st.lists(_SHELLISH, max_size=120).map("".join))
 def test_the_command_gate_never_changes_the_verdict(value: str) -> None:
-    from unittest import mock
 
     from hardpoint.validation import _shell
 
@@ -621,6 +622,38 @@ def test_decoding_skips_only_the_normalisations_that_change_nothing(value: str) 
             break
         expected = decoded
     assert decode(value) == expected
+
+
+def _round_without_latin1_path(value: str) -> tuple[str, str]:
+    from hardpoint.validation import _decode
+
+    with mock.patch.object(_decode, "_is_latin1", return_value=False):
+        return _decode._one_round(value, "")
+
+
+def test_latin1_text_normalises_as_nfkc_does_for_every_pair_of_characters() -> None:
+    """Every Latin-1 character NFKC changes, beside every other, as the general path does."""
+    from hardpoint.validation import _decode
+
+    changed = [old for old, _ in _decode._LATIN1_NFKC]
+    assert [hex(ord(c)) for c in changed] == [
+        hex(code) for code in range(0x100) if unicodedata.normalize("NFKC", chr(code)) != chr(code)
+    ]
+    for first in map(chr, range(0x100)):
+        for second in changed:
+            for text in (first + second, second + first, second + first + second):
+                assert _decode._one_round(text, "") == _round_without_latin1_path(text), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=60)
+    | st.text(alphabet=st.characters(max_codepoint=0xFF), min_size=2100, max_size=4000)
+)
+def test_latin1_text_decodes_as_the_general_path_does(value: str) -> None:
+    from hardpoint.validation import _decode
+
+    assert _decode._one_round(value, "") == _round_without_latin1_path(value)
 
 
 _SQL_PHRASE_ATOMS = st.sampled_from(

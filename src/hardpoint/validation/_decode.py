@@ -509,6 +509,24 @@ def _nfkc(value: str) -> str:
     return "".join(pieces)
 
 
+def _is_latin1(value: str) -> bool:
+    """Whether every character of *value* is below U+0100 (a copy when it is, else a raise)."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# What NFKC makes of each Latin-1 character it changes, U+2044 (fraction slash) as the "/"
+# it is folded to below. tests/validation/test_engine.py checks every pair of characters.
+_LATIN1_NFKC: Final = tuple(
+    (chr(code), unicodedata.normalize("NFKC", chr(code)).translate(_CONFUSABLES))
+    for code in range(0xA0, 0x100)
+    if unicodedata.normalize("NFKC", chr(code)) != chr(code)
+)
+
+
 def _one_round(value: str, normal: str) -> tuple[str, str]:
     """One round of decoding, and a string known to be in NFKC ("" when none is).
 
@@ -536,6 +554,15 @@ def _one_round(value: str, normal: str) -> tuple[str, str]:
     if not value.isascii():
         if "\u00bc" in value and "\u00be" in value:
             value = replace_chars(value, _HIGH_BIT, _HIGH_BIT_PAIRS)
+        if _is_latin1(value):
+            # The 14 Latin-1 characters NFKC changes, each on its own (its marks come
+            # after a space, which composes with nothing, and before a starter), with the
+            # one confusable they yield ("\u2044") folded too; nothing else applies.
+            if value != normal:
+                for old, new in _LATIN1_NFKC:
+                    if old in value:
+                        value = value.replace(old, new)
+            return value, value
         if value != normal:
             value = _nfkc(value)
         # The ASCII characters put in below compose with nothing around them but "<" and
