@@ -708,14 +708,44 @@ _SHELL_ATOMS = st.sampled_from(
 @settings(max_examples=400)
 @given(st.lists(_SHELL_ATOMS, max_size=30).map("".join))
 def test_the_literal_led_shell_patterns_match_as_the_references(value: str) -> None:
-    from hardpoint.validation._shell import _INNER_EXPANSION, _PHP_CALL
+    from hardpoint.validation._shell import _PHP_CALL, _inner_expansion
 
     assert (_PHP_CALL.search(value) is None) == (_PHP_CALL_REFERENCE.search(value) is None)
-    inner = _INNER_EXPANSION.search(value)
-    reference = _INNER_EXPANSION_REFERENCE.search(value)
-    assert (inner is None) == (reference is None)
-    if inner is not None and reference is not None:
-        assert inner.start() == reference.start() + 1  # it starts after the letter
+    assert _inner_expansion(value) == (_INNER_EXPANSION_REFERENCE.search(value) is not None)
+
+
+# The shell patterns as one, led by a character class: the passes led by literals that
+# replace them must leave the same text.
+_BRACE_SEPARATORS_REFERENCE = re.compile(r"\(\s*\)\s*\{|\{\s*:\s*;\s*\}")
+_EMPTY_EXPANSION_REFERENCE = re.compile(
+    r"\$\{?[@*#?!$_0-9-]\}?(?![a-z(])|\$[@*#?!0-9]|``|\$\(\)|\$\{[a-z_][a-z0-9_]*:\d+:\d+\}"
+)
+_INNER_NOISE_REFERENCE = re.compile(r"""['"\\^](?<=[a-z0-9]['"\\^])['"\\^]*(?=[a-z0-9])""")
+_NOISE_ATOMS = st.sampled_from(
+    [
+        *("$", "`", "``", "```", "$@", "$9", "$$", "${", "}", "{", "(", ")", "()", ":", ";", "1"),
+        *("${x:1:2}", "$()", "$-", "$_", "$#", "'", '"', "\\", "^", "a", "b", "z", "9", " "),
+        *("\x00", "\x1f", "é", "\n", "-", "_", "() {", "{ :; }", "{:;}", "( ) {"),
+        *("`$@`", "`$9`", "$``", "a'\"b", "a'^", "(){ :; }"),
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_NOISE_ATOMS, max_size=40).map("".join)
+    | st.lists(_NOISE_ATOMS, min_size=300, max_size=600).map("".join)
+)
+def test_the_literal_led_shell_passes_leave_what_the_class_led_patterns_left(low: str) -> None:
+    from hardpoint.validation import _shell
+
+    assert _shell._drop_empty_expansions(low) == _EMPTY_EXPANSION_REFERENCE.sub("", low)
+    assert _shell._drop_inner_noise(low) == _INNER_NOISE_REFERENCE.sub("", low)
+    reference = low
+    for separator in _shell._LITERAL_SEPARATORS:
+        reference = reference.replace(separator, "\x1f")
+    reference = _BRACE_SEPARATORS_REFERENCE.sub("\x1f", reference)
+    assert _shell._split_commands(low) == reference.translate(_shell._SEPARATOR_TABLE).split("\x1f")
 
 
 @settings(max_examples=400)
@@ -754,6 +784,24 @@ _STRONG_GATES_REFERENCE = (
     ("()",),
     ("/etc/", "/bin/", "/usr/", "/proc/", "/var/", "/dev/", "/root/", "/sbin/"),
 )
+_STRONG_PATTERNS_REFERENCE = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"cmd(?:\.exe)?\s+/[ck]\b",
+        r"powershell(?:\.exe)?\s+-(?:c|e|enc|nop|command|w)\b",
+        r"nc(?:at)?\b[^;|&\n]{0,128}\s-[ec]\s|netcat\b[^;|&\n]{0,128}\s-[ec]\s",
+        r"<!--\s*#\s*(?:exec|include|echo|config)\b",
+        r"<\?php",
+        r"\$\{?shell\}?\s+-c\b",
+        r"/dev/(?:tcp|udp)/|\$\w+/(?:tcp|udp)/\d",
+        r"jndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\b",
+        r"[\w.]\s{0,8}<<<",
+        r"\$\{\s*@?[a-z_]+\s*\(",
+        r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]",
+        r"/(?:etc|bin|usr|proc|var|dev|root|s?bin)/(?:[\w.]*(?:\[!?[\w-]+\][\w.]*|\?+\w[\w.?]*)"
+        r"|\[!?[\w-]+\])",
+    )
+)
 _STRONG_ATOMS = st.sampled_from(
     [
         *(
@@ -790,6 +838,7 @@ _STRONG_ATOMS = st.sampled_from(
         *("-c", "-e", " /c", "|", "&", ";", "é", "\x1f", "@", "w"),
         *("/dev/udp/", "/dev/tcp/", "$x/udp/1", "nc -e ", "bash -c ", "cmd /c ", "${shell} -c "),
         *("jndi:ldap", "<!--#exec", "x <<<", "${a(", "() { a|b };", "/etc/pa?swd", "/bin/c[a]t"),
+        *("<<<<", "x\t\t<<<", "        ", "\n<<<"),
         *("powershell -enc ", "ncat x -c "),
     ]
 )
@@ -814,8 +863,8 @@ def test_strong_shell_gated_by_literal_led_passes_matches_the_reference(low: str
                     return True
         return any(
             any(gate in low for gate in gates) and pattern.search(low) is not None
-            for gates, (_, pattern) in zip(
-                _STRONG_GATES_REFERENCE, _shell._STRONG_SHELL, strict=True
+            for gates, pattern in zip(
+                _STRONG_GATES_REFERENCE, _STRONG_PATTERNS_REFERENCE, strict=True
             )
         )
 
@@ -862,7 +911,7 @@ def test_a_substituted_command_is_never_missed_by_the_batch_check(low: str) -> N
         ):
             found = True
     if found:
-        assert _shell._may_substitute_command(low)
+        assert _shell._may_substitute_command(_shell._SUBSTITUTION.findall(low))
 
 
 @settings(max_examples=300)
