@@ -627,7 +627,7 @@ def test_decoding_skips_only_the_normalisations_that_change_nothing(value: str) 
 def _round_without_latin1_path(value: str) -> tuple[str, str]:
     from hardpoint.validation import _decode
 
-    with mock.patch.object(_decode, "_is_latin1", return_value=False):
+    with mock.patch.object(_decode, "_latin1_text", return_value=False):
         return _decode._one_round(value, "")
 
 
@@ -645,10 +645,22 @@ def test_latin1_text_normalises_as_nfkc_does_for_every_pair_of_characters() -> N
                 assert _decode._one_round(text, "") == _round_without_latin1_path(text), text
 
 
-@settings(max_examples=200, deadline=None)
+_LATIN1_PIECES = st.sampled_from(
+    [
+        *(" \u0301", " \u0304", " \u0308", " \u0327", "\u03bc", "\u0301", "\u0308", "\u0327"),
+        *("a", "e", " ", "\u00a8", "\u00b8", "\u00b4", "\u00af", "\u00b5", "\u00bd", "\u00aa"),
+        *("é", "%", "%41", "%cc%81", "&#776;"),
+        *("\u00a0", "\u0338", "<", "\u2039", "中", "\x00"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     st.text(alphabet=st.characters(max_codepoint=0xFF), max_size=60)
     | st.text(alphabet=st.characters(max_codepoint=0xFF), min_size=2100, max_size=4000)
+    | st.lists(_LATIN1_PIECES, max_size=40).map("".join)
+    | st.lists(_LATIN1_PIECES, min_size=300, max_size=1500).map("".join)
 )
 def test_latin1_text_decodes_as_the_general_path_does(value: str) -> None:
     from hardpoint.validation import _decode
