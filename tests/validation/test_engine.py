@@ -420,6 +420,26 @@ _SHELLISH = st.sampled_from(
 
 
 @settings(max_examples=300)
+@given(
+    st.lists(
+        _SHELLISH | st.sampled_from(["ll", "lls", "é", "_ls", "ls.", "-id", "\x1f"]), max_size=80
+    )
+)
+def test_the_parts_naming_commands_are_those_one_pattern_of_the_names_finds(
+    pieces: list[str],
+) -> None:
+    from hardpoint.validation import _shell
+
+    joined = "".join(pieces)
+    found = _shell._command_names_in(joined)
+    if not found:
+        return
+    words = re.compile("(?:" + "|".join(map(re.escape, found)) + r")(?![\w.-])")
+    expected = _shell._indexes(joined, words, word_start=True)
+    assert _shell._indexes_naming(joined, found) == expected
+
+
+@settings(max_examples=300)
 @given(st.lists(_SHELLISH, max_size=120).map("".join))
 def test_the_command_gate_never_changes_the_verdict(value: str) -> None:
 
