@@ -510,6 +510,23 @@ def long_inputs(corpora: Path | None = None, seed: int = 20261126) -> dict[str, 
             for _ in range(4_000)
         )[:10_000],
     }
+    # Found by adversarial sweeps (session 6): the classes slowest for their kind.
+    letters = string.ascii_letters
+    pieces = [*"'\"<>;|&$()`%\\/.= \n#-*{}", "a", "b", "or", "select", "on", "x"]
+    inputs |= {
+        "full-width punctuation": "".join(
+            chr(rng.randrange(0xFF01, 0xFF5F)) for _ in range(10_000)
+        ),
+        "mixed attack characters": "".join(rng.choice(pieces) for _ in range(9_000))[:10_000],
+        "entity-like names": "".join(
+            "&" + "".join(rng.choice(letters) for _ in range(rng.randint(1, 3)))
+            for _ in range(3_500)
+        )[:10_000],
+        "%u and overlong soup": "".join(
+            rng.choice(["%25", "%2", "%", "%u00", "%c0", "%ae", "%%", "25", "ae", "%e0%80"])
+            for _ in range(4_000)
+        )[:10_000],
+    }
     if corpora is not None:
         for name in ("prose_en", "technical", "multilingual", "form_values"):
             text = " ".join(read_lines(corpora / "benign" / f"{name}.txt"))
