@@ -224,7 +224,7 @@ def _scheme(value: str) -> bool:
     ):
         return False
     compact = replace_chars(value, _SCHEME_NOISE, _SCHEME_NOISE_PAIRS)
-    if "script:" not in compact and "data:" not in compact and "mocha:" not in compact:
+    if not contains_any(compact, ("script:", "data:", "mocha:")):
         return False
     return _SCRIPT_SCHEME.search(compact) is not None
 
@@ -263,10 +263,11 @@ def _active_attribute_word(low: str) -> bool:
     """contains_any(low, _ACTIVE_ATTR_WORDS), with fewer scans of a long value."""
     if len(low) <= _LONG:
         return contains_any(low, _ACTIVE_ATTR_WORDS)
+    # (rfind: on long text "in" takes 5-8 us a substring, rfind 1-2; see contains_any)
     return (
-        ("data" in low and contains_any(low, _ACTIVE_ATTR_WORDS[:3]))
-        or "formaction" in low
-        or (":" in low and ("xlink:href" in low or "ev:" in low))
+        (low.rfind("data") >= 0 and contains_any(low, _ACTIVE_ATTR_WORDS[:3]))
+        or low.rfind("formaction") >= 0
+        or (":" in low and contains_any(low, ("xlink:href", "ev:")))
         or contains_any(low, _ACTIVE_ATTR_WORDS[6:])
     )
 
@@ -523,12 +524,12 @@ def xss_reason(text: str) -> str | None:
     if (
         ":" in low
         and scheme is not False  # known: no need to look for the words
-        and ("script" in low or "data" in low or "mocha" in low)
+        and contains_any(low, ("script", "data", "mocha"))
         and (_scheme(low) if scheme is None else scheme)
         and (_looks_like_script_url(low))
     ):
         return "script URL"
-    if "=" in low and "on" in low:
+    if "=" in low and low.rfind("on") >= 0:  # rfind: faster than "in" on long text
         for handler in _HANDLER.finditer(low):
             before = low[max(0, handler.start() - 8) : handler.start()].rstrip(" \t\n\r/")
             at_start = handler.start() == 0
@@ -554,7 +555,7 @@ def xss_reason(text: str) -> str | None:
         return "executable CSS"
     # (_ACTIVE_MARKUP was checked above.) Removing comments can join a word: the gates of the
     # strong rules are the words of what they search.
-    js = _COMMENTS.sub("", low) if "/*" in low else low
+    js = _COMMENTS.sub("", low) if low.rfind("/*") >= 0 else low
     if _script_call(js, found if js is low else _js_words_in(js)):
         return "script call"
     return None

@@ -543,7 +543,7 @@ def _drop_empty_expansions(text: str) -> str:
     or as its end any differently: removed at once, the backticks would join anew ("$``9"
     would become "$9", then "").
     """
-    if "``" not in text:
+    if text.rfind("``") < 0:  # faster than "in" on long text (see contains_any)
         return _DOLLAR_EXPANSION.sub("", text)
     if "\x00" in text:
         return _EMPTY_EXPANSION.sub("", text)
@@ -1012,11 +1012,13 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
     low = text  # lower-cased by the engine
     if " " not in low and "+" in low:
         low = low.replace("+", " ")  # form encoding: dir+c:/
-    if "\\033[" in low or "\x1b[" in low:
+    # Substrings by rfind: on long text "in" takes 5-8 us a check, rfind 1-2 (see
+    # contains_any); on short text the difference is a few nanoseconds.
+    if low.rfind("\\033[") >= 0 or low.rfind("\x1b[") >= 0:
         low = _ANSI_ESCAPE.sub("", low)  # terminal escapes that hide what follows
     if _strong_shell(low):
         return "shell construct"
-    if "\\!" in low:
+    if low.rfind("\\!") >= 0:
         for escape in _EDITOR_ESCAPE.finditer(low):
             if escape.group(1) in _COMMANDS:
                 return "editor shell escape"  # vi's :!whoami
@@ -1036,7 +1038,7 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
             lines = "\x1f".join(distinct)
             if _hides_command(lines):
                 return "command hidden by an empty expansion"
-    if ("if " in low or "for " in low) and _BATCH.search(low):
+    if (low.rfind("if ") >= 0 or low.rfind("for ") >= 0) and _BATCH.search(low):
         return "batch command"
     if "{" in low and "," in low and "}" in low:
         for brace in _BRACE.finditer(low):
@@ -1053,11 +1055,11 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
                 continue
             if sub.group()[0] != "`" or sub.start() == 0 or low[sub.start() - 1] in "=;|&(\"' ":
                 return "command substitution"
-        if "${ifs" in low or "$ifs" in low:
+        if low.rfind("${ifs") >= 0 or low.rfind("$ifs") >= 0:
             return "IFS evasion"
     if "(" in low and contains_any(low, _PHP_WORDS) and _PHP_CALL.search(low):
         return "code execution call"
-    if "{$_" in low.replace(" ", "") and _PHP_SUPERGLOBAL.search(low):
+    if "_" in low and "{" in low and "{$_" in low.replace(" ", "") and _PHP_SUPERGLOBAL.search(low):
         return "code execution call"
     if "%" in low and _WINDOWS_VAR.search(low):
         return "windows environment variable"

@@ -1372,7 +1372,7 @@ def sql_reason(text: str) -> str | None:
     number of tokens, once bare and once per quote character the value contains.
     """
     low = text  # lower-cased by the engine
-    if "/*!" in low:
+    if low.rfind("/*!") >= 0:  # rfind: faster than "in" on long text (see contains_any)
         low = _VERSIONED.sub(" ", low)  # MySQL runs /*!50000 ... */ bodies: read them as code
     words_absent = False
     if (
