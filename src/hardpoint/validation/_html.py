@@ -299,12 +299,15 @@ def _tag_at(low: str, start: int) -> re.Match[str]:
 
 
 # What an attribute cannot give a reason without: a handler name and its "=", an active
-# attribute's name, or a colon a script scheme can end in (see _SCHEME_COLON).
-_ATTRIBUTE_MARKER = re.compile(
-    r"on[a-z]{3,40}\s*=|"
-    + "|".join(map(re.escape, _ACTIVE_ATTR_WORDS))
-    + "|"
-    + _SCHEME_COLON.pattern
+# attribute's name, or a colon a script scheme can end in (see _SCHEME_COLON). Each led by
+# its literal and searched apart: as one pattern, led by a class of eight characters, the
+# engine scanned a character at a time (70 us over 10,000). The starts they find are those
+# one pattern of all finds, and the starts within another's match, which lie in the same
+# tag with the same text (no "<" or ">") before them.
+_ATTRIBUTE_MARKERS: Final = (
+    re.compile(r"on[a-z]{3,40}\s*="),
+    *(re.compile(re.escape(word)) for word in _ACTIVE_ATTR_WORDS),
+    _SCHEME_COLON,
 )
 
 
@@ -316,8 +319,7 @@ def _tags_with_markers(low: str) -> set[int]:
     starts in a tag's name belongs to no attribute (the name runs on over its letters).
     """
     starts: set[int] = set()
-    for marker in _ATTRIBUTE_MARKER.finditer(low):
-        at = marker.start()
+    for at in sorted({m.start() for pattern in _ATTRIBUTE_MARKERS for m in pattern.finditer(low)}):
         opening = low.rfind("<", 0, at)
         if opening < 0 or opening in starts:
             continue
