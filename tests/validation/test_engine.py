@@ -647,6 +647,19 @@ def test_decoding_skips_only_the_normalisations_that_change_nothing(value: str) 
     assert decode(value) == expected
 
 
+@given(st.text(max_size=50) | st.text(alphabet=st.characters(min_codepoint=0xD000), max_size=50))
+def test_the_private_use_gate_never_hides_a_private_use_character(value: str) -> None:
+    from hardpoint.validation import _decode
+
+    assert _decode._may_hold_private_use(value) or _decode._PRIVATE_USE.search(value) is None
+
+
+def test_private_use_characters_decode_to_a_slash_in_long_text_too() -> None:
+    for char in ("\ue000", "\uefff", "\uf000", "\uf8ff"):
+        assert decode(f"a{char}b") == "a/b"
+        assert decode(("中文" * 300) + char) == ("中文" * 300) + "/"
+
+
 def _round_without_latin1_path(value: str) -> tuple[str, str]:
     from hardpoint.validation import _decode
 
