@@ -537,20 +537,39 @@ def long_inputs(corpora: Path | None = None, seed: int = 20261126) -> dict[str, 
     return inputs
 
 
-def worst_case(report: Report, corpora: Path) -> None:
-    """The slowest ``scan()`` over 10,000-character inputs."""
-    table = Table("10,000-character inputs (scan)", ["input", "best of 5 us", "finding"])
-    worst = 0.0
-    for label, value in long_inputs(corpora).items():
-        times = []
-        finding = None
-        for _ in range(5):
+def worst_case(report: Report, corpora: Path, rounds: int = 7) -> None:
+    """The slowest ``scan()`` over 10,000-character inputs.
+
+    Each round scans every input once, so a burst of noise on the machine lands on a few
+    inputs in one round rather than on every run of one input; an input's figure is its
+    best round, with the median beside it.
+    """
+    inputs = long_inputs(corpora)
+    table = Table(
+        "10,000-character inputs (scan)",
+        ["input", f"best of {rounds} us", "median us", "finding"],
+    )
+    times: dict[str, list[float]] = {label: [] for label in inputs}
+    findings = {label: scan(value) for label, value in inputs.items()}  # and a warm-up
+    for _ in range(rounds):
+        for label, value in inputs.items():
             t0 = time.perf_counter_ns()
-            finding = scan(value)
-            times.append((time.perf_counter_ns() - t0) / 1e3)
-        best = min(times)
+            scan(value)
+            times[label].append((time.perf_counter_ns() - t0) / 1e3)
+    worst = 0.0
+    for label, runs in times.items():
+        best = min(runs)
         worst = max(worst, best)
-        table.rows.append([label, f"{best:.0f}", finding.rule.value if finding else "-"])
+        finding = findings[label]
+        table.rows.append(
+            [
+                label,
+                f"{best:.0f}",
+                f"{statistics.median(runs):.0f}",
+                finding.rule.value if finding else "-",
+            ]
+        )
+    table.notes.append(f"{rounds} rounds, each scanning every input once")
     report.add(table)
     report.target("any 10,000-character input <= 2 ms", worst <= 2_000, f"worst {worst:.0f} us")
 
