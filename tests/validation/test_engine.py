@@ -21,6 +21,7 @@ from hardpoint.validation._decode import decode, percent_decode
 from hardpoint.validation._engine import detect
 from hardpoint.validation._html import xss_reason
 from hardpoint.validation._path import traversal_reason
+from hardpoint.validation._shell import _COMMAND_NAMES as _SHELL_COMMAND_NAMES
 from hardpoint.validation._shell import command_reason
 from hardpoint.validation._sql import _lex, sql_reason
 
@@ -426,6 +427,12 @@ _SHELLISH = st.sampled_from(
 @given(
     st.lists(
         _SHELLISH | st.sampled_from(["ll", "lls", "é", "_ls", "ls.", "-id", "\x1f"]), max_size=80
+    )
+    | st.lists(  # many names: the pattern of every name instead of one a name
+        st.sampled_from(sorted(_SHELL_COMMAND_NAMES))
+        | st.sampled_from([" ", ";", "\x1f", "x", "é", ".", "'"]),
+        min_size=40,
+        max_size=200,
     )
 )
 def test_the_parts_naming_commands_are_those_one_pattern_of_the_names_finds(
@@ -845,7 +852,7 @@ _STRONG_PATTERNS_REFERENCE = tuple(
         r"jndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\b",
         r"[\w.]\s{0,8}<<<",
         r"\$\{\s*@?[a-z_]+\s*\(",
-        r"\(\)\s*\{[^}]{0,128}[|&][^}]{0,128}\}\s*[;\w]",
+        r"\(\)\s*\{[^{}]{0,128}[|&][^{}]{0,128}\}\s*[;\w]",  # a body holds no brace
         r"/(?:etc|bin|usr|proc|var|dev|root|s?bin)/(?:[\w.]*(?:\[!?[\w-]+\][\w.]*|\?+\w[\w.?]*)"
         r"|\[!?[\w-]+\])",
     )
@@ -917,6 +924,80 @@ def test_strong_shell_gated_by_literal_led_passes_matches_the_reference(low: str
         )
 
     assert _shell._strong_shell(low) == reference()
+
+
+_BRACE_ATOMS = st.sampled_from(
+    [
+        "()",
+        "( )",
+        "(",
+        ")",
+        "{",
+        "}",
+        " ",
+        "\t",
+        ":",
+        ";",
+        "|",
+        "&",
+        "x",
+        "a",
+        "{ :; }",
+        "() {",
+        "\n",
+    ]
+)
+_FUNCTION_PIPE_PLAIN = re.compile(r"\(\)\s*\{[^{}]{0,128}[|&][^{}]{0,128}\}\s*[;\w]")
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_BRACE_ATOMS, max_size=40).map("".join)
+    | st.lists(_BRACE_ATOMS, min_size=150, max_size=400).map("".join)
+)
+def test_the_function_body_pattern_takes_its_pipe_once_and_finds_what_the_plain_one_finds(
+    low: str,
+) -> None:
+    from hardpoint.validation._shell import _FUNCTION_PIPE
+
+    assert (_FUNCTION_PIPE.search(low) is None) == (_FUNCTION_PIPE_PLAIN.search(low) is None)
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        ("a" * 128 + "|" + "b" * 128, True),
+        ("a" * 129 + "|" + "b" * 10, False),
+        ("|" + "b" * 129, False),
+        ("a" * 100 + "|" + "b" * 27 + "&" + "c" * 128, True),  # the "&" is the one in reach
+        ("a" * 100 + "|" + "b" * 28 + "&" + "c" * 128, False),
+        ("a" * 128 + "|" + "b" * 129, False),
+        ("a|" + "{" * 200, False),
+        ("a|b{c", False),
+        ("a|b()c", True),
+        (" f() | f(); ", True),  # the fork bomb
+    ],
+)
+def test_the_function_body_limits(body: str, found: bool) -> None:
+    from hardpoint.validation._shell import _FUNCTION_PIPE
+
+    for value in (f"() {{{body}}};", f"x ()  {{{body}}} y"):
+        assert (_FUNCTION_PIPE.search(value) is not None) == found
+        assert (_FUNCTION_PIPE_PLAIN.search(value) is not None) == found
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("() { :; }; /bin/bash -c 'id'", "shell construct"),  # bash -c is found first
+        ("() { :;}; echo vulnerable", "shellshock function definition"),
+        ("x=() { a; b; }; c", "shellshock function definition"),
+        ("() { a | b; }; c", "shell construct"),
+        ("() { ping x & }; y", "shell construct"),
+    ],
+)
+def test_function_definitions_are_found(value: str, reason: str) -> None:
+    assert command_reason(value) == reason
 
 
 _SUBSTITUTION_ATOMS = st.sampled_from(

@@ -12,12 +12,12 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from html.entities import html5 as _HTML5
 from itertools import repeat
-from typing import Any, Final, cast
+from typing import Final, cast
 
-from ._text import contains_any, replace_chars
+from ._text import contains_any, replace_chars, trie_pattern
 
 __all__ = ["decode", "percent_decode"]
 
@@ -349,31 +349,6 @@ _CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[a-zA-Z][^\t\n\f <&#;]{0
 _replace_charref: Callable[[re.Match[str]], str] | None = getattr(html, "_replace_charref", None)
 
 
-def _trie(keys: Iterable[str]) -> str:
-    """A pattern matching the longest of *keys* at a position, as a trie of their characters.
-
-    At each character the engine tests a branch per next character (skipping the others on
-    their first literal), so a text that starts no key fails within a character or two.
-    """
-    root: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        node = root
-        for char in key:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def emit(node: dict[str, Any]) -> str:
-        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        group = (
-            branches[0] if len(branches) == 1 and "" not in node else f"(?:{'|'.join(branches)})"
-        )
-        return group + "?" if "" in node else group  # a key may end here: longer ones first
-
-    return emit(root)
-
-
 # _CHARREF with a group for each kind of reference, where a name is an HTML5 name: what
 # html._replace_charref does with a name token (the whole token if it is a name, else its
 # longest start that is a name needing no ";", else nothing) is what replacing the longest
@@ -382,7 +357,7 @@ def _trie(keys: Iterable[str]) -> str:
 # call each. The numeric alternatives do not overlap, so hexadecimal is tried first; the
 # look-ahead fails an "&" before a non-letter in one step, not one per first letter of a name.
 _CHARREF_PARTS = re.compile(
-    r"&(?:#[xX]([0-9a-fA-F]+);?|#([0-9]+);?|(?=[a-zA-Z])(" + _trie(_HTML5) + "))"
+    r"&(?:#[xX]([0-9a-fA-F]+);?|#([0-9]+);?|(?=[a-zA-Z])(" + trie_pattern(_HTML5) + "))"
 )
 # What a numeric reference becomes when it is not chr(code), as html._replace_charref
 # decides it: the windows-1252 reading of 0x80-0x9F first, then U+FFFD for surrogates and

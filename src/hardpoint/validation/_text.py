@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["LONG_TEXT", "contains_any", "longest_first", "replace_chars"]
+__all__ = ["LONG_TEXT", "contains_any", "longest_first", "replace_chars", "trie_pattern"]
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:
@@ -60,3 +60,28 @@ def longest_first(names: Iterable[str]) -> str:
         groups.setdefault(name[0], []).append(re.escape(name[1:]))
     alternatives = (f"{re.escape(first)}(?:{'|'.join(rests)})" for first, rests in groups.items())
     return "|".join(sorted(alternatives))
+
+
+def trie_pattern(keys: Iterable[str]) -> str:
+    """A pattern matching the longest of *keys* at a position, as a trie of their characters.
+
+    At each character the engine tests a branch per next character (skipping the others on
+    their first literal), so a text that starts no key fails within a character or two.
+    """
+    root: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        node = root
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        group = (
+            branches[0] if len(branches) == 1 and "" not in node else f"(?:{'|'.join(branches)})"
+        )
+        return group + "?" if "" in node else group  # a key may end here: longer ones first
+
+    return emit(root)
