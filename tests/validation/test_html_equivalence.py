@@ -531,6 +531,11 @@ def test_reporting_tag_finds_every_reporting_name() -> None:
         "<xonabc =1>" * 60 + "<x style=a>" * 50 + "<svg a=pt:>",
         "<i>that: x</i>" * 80 + "<a x=1 formaction=y>",
         "<b>" * 100 + "<xdatasrc a=1>" + "<q datasrc=1>",
+        ("<a style=x " * 1000)[:9990],
+        ("<a style=x " * 1000)[:9990] + "<b style='x:expression(1)'>",
+        ("<a style=x " * 1000)[:9990] + "<b style='{'>",
+        "<a style=x>" * 500 + "<i x=y onfoo=1>",
+        "<a style=url(x)>" * 500,
     ],
 )
 def test_attributes_are_parsed_only_in_tags_with_markers_and_the_reason_is_the_same(
