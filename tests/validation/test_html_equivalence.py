@@ -536,6 +536,10 @@ def test_reporting_tag_finds_every_reporting_name() -> None:
         ("<a style=x " * 1000)[:9990] + "<b style='{'>",
         "<a style=x>" * 500 + "<i x=y onfoo=1>",
         "<a style=url(x)>" * 500,
+        ("<meta " * 1666)[:9990],
+        ("<meta " * 1666)[:9990] + "<meta http-equiv=refresh>",
+        ("<meta " * 1666)[:9990] + "<meta charset=utf-7>",
+        "<meta charset=utf-8>" + "<meta x>" * 600,
     ],
 )
 def test_attributes_are_parsed_only_in_tags_with_markers_and_the_reason_is_the_same(
