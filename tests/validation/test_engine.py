@@ -572,8 +572,8 @@ _SQL_TOKEN_REFERENCE = re.compile(
     [\s\x00-\x1f]*(?:
     (?P<lcomment>--[^\n]*|\#[^\n]*)
   | (?P<bcomment>/\*(?:[^*]|\*(?!/))*(?:\*/|\Z))
-  | (?P<sq>'(?:[^'\\]|\\.|'')*(?:'|\Z))
-  | (?P<dq>"(?:[^"\\]|\\.|"")*(?:"|\Z))
+  | (?P<sq>'(?:[^'\\]|\\.|'')*(?:'|\\?\Z))
+  | (?P<dq>"(?:[^"\\]|\\.|"")*(?:"|\\?\Z))
   | (?P<bq>`[^`]*(?:`|\Z))
   | (?P<num>0x[0-9a-f]+|0b[01]+|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?[df]?)
   | (?P<var>@@?[a-z0-9_$.]*)
@@ -1041,6 +1041,31 @@ def test_a_substituted_command_is_never_missed_by_the_batch_check(low: str) -> N
             found = True
     if found:
         assert _shell._may_substitute_command(_shell._SUBSTITUTION.findall(low))
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        _SUBSTITUTION_ATOMS | _SHELL_ATOMS | st.sampled_from(["`id`", ".`id`", "=`ls`"]),
+        max_size=40,
+    ).map("".join)
+)
+def test_the_substitution_check_finds_what_the_loop_over_each_found(low: str) -> None:
+    from hardpoint.validation import _shell
+
+    subs = list(_shell._SUBSTITUTION.finditer(low))
+    expected = False
+    for sub in subs:  # the loop as it was
+        body = _shell._normalise(sub.group().lstrip("$(`{ "))
+        name = _shell._SUBSTITUTED_NAME.match(body)
+        if name is None or (
+            name.group() not in _shell._COMMANDS and not _shell._PATH_COMMAND.match(body)
+        ):
+            continue
+        if sub.group()[0] != "`" or sub.start() == 0 or low[sub.start() - 1] in "=;|&(\"' ":
+            expected = True
+            break
+    assert _shell._substitutes_command(low, subs) == expected
 
 
 @settings(max_examples=300)

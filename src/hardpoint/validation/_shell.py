@@ -810,6 +810,32 @@ def _may_substitute_command(substitutions: Iterable[str]) -> bool:
     return not _COMMANDS.isdisjoint(_LINE_START_NAME.findall(bodies))
 
 
+def _substitutes_command(low: str, subs: list[re.Match[str]]) -> bool:
+    """Whether one of *subs* (in *low*) runs a command.
+
+    That is: its body, normalised, starts with a command name or path, and a backtick one
+    stands where a command can (first, or after a separator, a quote, "=" or a space). The
+    place first, a test of one character; each body once: "/..`id` " x 1,250 put
+    every body through the normalisation (1.1 ms).
+    """
+    seen: dict[str, bool] = {}
+    for sub in subs:
+        text = sub.group()
+        start = sub.start()
+        if text[0] == "`" and start and low[start - 1] not in "=;|&(\"' ":
+            continue
+        runs = seen.get(text)
+        if runs is None:
+            body = _normalise(text.lstrip("$(`{ "))
+            name = _SUBSTITUTED_NAME.match(body)
+            runs = seen[text] = name is not None and (
+                name.group() in _COMMANDS or _PATH_COMMAND.match(body) is not None
+            )
+        if runs:
+            return True
+    return False
+
+
 # `_LEADING_WORD_NOISE` and `_SUBSTITUTED_NAME` at the start of each \x1f-separated body.
 _LINE_LEADING_NOISE = re.compile(r"""\x1f['"\\^]+(?=[a-z])""")
 _LINE_START_NAME = re.compile(r"\x1f([a-z0-9_./-]+)")
@@ -1074,13 +1100,12 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
         return "shellshock function definition"
     if "$" in low or "`" in low:
         subs = list(_SUBSTITUTION.finditer(low))  # one scan serves the batch check and the loop
-        for sub in subs if _may_substitute_command(map(re.Match.group, subs)) else ():
-            body = _normalise(sub.group().lstrip("$(`{ "))
-            name = _SUBSTITUTED_NAME.match(body)
-            if name is None or (name.group() not in _COMMANDS and not _PATH_COMMAND.match(body)):
-                continue
-            if sub.group()[0] != "`" or sub.start() == 0 or low[sub.start() - 1] in "=;|&(\"' ":
-                return "command substitution"
+        if (
+            subs
+            and _may_substitute_command(map(re.Match.group, subs))
+            and _substitutes_command(low, subs)
+        ):
+            return "command substitution"
         if low.rfind("${ifs") >= 0 or low.rfind("$ifs") >= 0:
             return "IFS evasion"
     if "(" in low and contains_any(low, _PHP_WORDS) and _PHP_CALL.search(low):
