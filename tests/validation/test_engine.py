@@ -428,11 +428,17 @@ _SHELLISH = st.sampled_from(
     st.lists(
         _SHELLISH | st.sampled_from(["ll", "lls", "é", "_ls", "ls.", "-id", "\x1f"]), max_size=80
     )
-    | st.lists(  # many names: the pattern of every name instead of one a name
+    | st.lists(
         st.sampled_from(sorted(_SHELL_COMMAND_NAMES))
         | st.sampled_from([" ", ";", "\x1f", "x", "é", ".", "'"]),
         min_size=40,
         max_size=200,
+    )
+    | st.lists(  # past _FEW_NAMES names: the pattern of every name instead of one a name
+        st.sampled_from(sorted(_SHELL_COMMAND_NAMES)).map(lambda name: name + " ")
+        | st.sampled_from([";", "\x1f", "x", "é", ".", "'"]),
+        min_size=150,
+        max_size=300,
     )
 )
 def test_the_parts_naming_commands_are_those_one_pattern_of_the_names_finds(
