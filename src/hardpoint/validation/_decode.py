@@ -484,15 +484,6 @@ def _nfkc(value: str) -> str:
     return "".join(pieces)
 
 
-def _is_latin1(value: str) -> bool:
-    """Whether every character of *value* is below U+0100 (a copy when it is, else a raise)."""
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _latin1_text(value: str) -> bool:
     """Whether *value* is Latin-1 text as far as NFKC goes.
 
