@@ -423,36 +423,30 @@ _SHELLISH = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300)
+_GATE_ATOMS = _SHELLISH | st.sampled_from(
+    ["ll", "lls", "_ls", "ls.", "-id", "\t", "@", "$a+", "${b}", "$9", "$*", "$()", "\u00b2", "_",
+     ".", "-", "\x0b", "$", "{$", "+cat", "(@{", "\\^w", "$ab$c ", "$abcat", "+whoami", "+strace ", "$a+whoami"]
+) | st.sampled_from(sorted(_SHELL_COMMAND_NAMES))  # fmt: skip
+
+
+@settings(max_examples=400)
 @given(
-    st.lists(
-        _SHELLISH | st.sampled_from(["ll", "lls", "é", "_ls", "ls.", "-id", "\x1f"]), max_size=80
-    )
-    | st.lists(
-        st.sampled_from(sorted(_SHELL_COMMAND_NAMES))
-        | st.sampled_from([" ", ";", "\x1f", "x", "é", ".", "'"]),
-        min_size=40,
-        max_size=200,
-    )
-    | st.lists(  # past _FEW_NAMES names: the pattern of every name instead of one a name
-        st.sampled_from(sorted(_SHELL_COMMAND_NAMES)).map(lambda name: name + " ")
-        | st.sampled_from([";", "\x1f", "x", "é", ".", "'"]),
-        min_size=150,
-        max_size=300,
-    )
+    st.lists(st.lists(_GATE_ATOMS, max_size=12).map("".join), min_size=1, max_size=8)
+    | st.lists(st.lists(_GATE_ATOMS, max_size=60).map("".join), min_size=1, max_size=3)
 )
-def test_the_parts_naming_commands_are_those_one_pattern_of_the_names_finds(
-    pieces: list[str],
-) -> None:
+def test_the_naming_gate_holds_every_part_a_command_starts(parts: list[str]) -> None:
+    """Where `_command_at` finds a command, in either mode, the gate lets the part through."""
     from hardpoint.validation import _shell
 
-    joined = "".join(pieces)
-    found = _shell._command_names_in(joined)
-    if not found:
-        return
-    words = re.compile("(?:" + "|".join(map(re.escape, found)) + r")(?![\w.-])")
-    expected = _shell._indexes(joined, words, word_start=True)
-    assert _shell._indexes_naming(joined, found) == expected
+    # Parts as command_reason makes them: split at the separators, so they hold none.
+    parts = "\x1f".join(parts).translate(_shell._SEPARATOR_TABLE).split("\x1f")
+    named = _shell._parts_naming_commands(parts, "\x1f".join(parts))
+    if named is None:
+        return  # a path command: every part is looked at
+    for index, part in enumerate(parts):
+        for separated in (True, False):
+            if _shell._command_at(part, separated=separated) is not None:
+                assert index in named
 
 
 @settings(max_examples=300)
@@ -625,14 +619,6 @@ def test_a_call_name_needs_a_name_character_or_a_space_before_the_paren(value: s
         before = value[paren - 1] if paren else ""
         if before not in _NAME_CHARS and not before.isspace():  # what _wants_anywhere skips
             assert _CALL.search(value, max(0, paren - 48), paren) is None
-
-
-@given(st.text(alphabet=st.sampled_from(list("catlsw_.-7z \x1f;'é\ud800ABİK0")), max_size=40))
-def test_command_names_are_found_as_a_token_regex_finds_them(value: str) -> None:
-    from hardpoint.validation._shell import _COMMAND_NAMES, _command_names_in
-
-    runs = re.findall(r"[a-z0-9_.-]+", value)
-    assert _command_names_in(value) == _COMMAND_NAMES.intersection(runs)
 
 
 @given(

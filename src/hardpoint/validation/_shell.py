@@ -14,7 +14,7 @@ for ``sleep``/``ping``, or nothing at all. "Tom & Jerry" and "Drop me a line; th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import Final
 
@@ -928,32 +928,33 @@ _GATE_MIN_PARTS: Final = 32
 # whitespace is the \x1f between two parts, it used to count for the part before, which
 # _SEPARATED_FLAGS cannot match on that account (it needs the whitespace in the part).
 _FLAG_GATE = re.compile(r"-(?<=\s-)-?[a-z]")
-# Runs of ASCII word characters ([a-z0-9_.-]+): every command name is one, and they find a
-# superset of what \w runs find among command names (`_indexes` checks the boundaries).
-# Found at C speed: every other byte becomes a space, then bytes.split().
-_TOKEN_BYTES: Final = bytes(
-    byte if chr(byte) in "abcdefghijklmnopqrstuvwxyz0123456789_.-" else 0x20 for byte in range(256)
-)
 _COMMAND_NAMES: Final = _COMMANDS | _WRAPPERS
-_COMMAND_NAME_BYTES: Final = frozenset(name.encode("ascii") for name in _COMMAND_NAMES)
-
-
-def _command_names_in(text: str) -> set[str]:
-    """The command names among the runs of ``[a-z0-9_.-]`` in *text*."""
-    runs = text.encode("ascii", "replace").translate(_TOKEN_BYTES).split()
-    return {name.decode("ascii") for name in _COMMAND_NAME_BYTES.intersection(runs)}
-
-
 _PATH_COMMAND_HINTS: Final = ("bin/", "usr/", ":\\windows\\")
+# A command name `_command_at` can read at the start of a part of the lines joined by \x1f
+# once they are normalised as `_normalise` normalises one: after a separator, what it strips
+# before the word (spaces, quotes, "(", "@", "{", the "+" of form encoding, a leading
+# backslash or caret), the unset variables it drops ($a cat), then a name ending the run of
+# name characters. Each class is a superset of what `_command_at` strips at that point, so
+# where it finds a command this pattern matches (and sometimes where it rejects one). No
+# part of it but the first matches a \x1f, so a match belongs to the part it starts. Led by
+# the \x1f, with the class of a first character checked before the names: 0.1-0.2 us a part
+# (the command names anywhere, then the parts holding them, cost 0.3-0.4 ms over 10,000
+# characters of random text). The names are a trie, compiled at import (5 ms).
+_FIRST_COMMAND = re.compile(
+    r"""\x1f[ \t'"(@{+\\^]*+(?=[a-z0-9$])"""
+    r"""(?:\$\{?[a-z_]\w*+\}?(?:[^\S\x1f]|\+)*+)*+"""
+    r"(?:" + trie_pattern(_COMMAND_NAMES) + r")(?![a-z0-9._-])"
+)
 
 
 def _parts_naming_commands(parts: list[str], lines: str) -> set[int] | None:
     """The indexes of *parts* where `_command_at` could find a command; None: any of them.
 
-    It only ever returns a word of `_COMMANDS` or `_WRAPPERS`, after the normalisation of
-    `_normalise`, or a `_PATH_COMMAND`; and it looks at the first 96 characters of a part.
-    So: the same normalisation over those characters of every part at once, the same
-    words, one set intersection, and a search for the few words found.
+    It only ever returns a word of `_COMMANDS` or `_WRAPPERS` that starts a part once the
+    part is normalised as `_normalise` does it (after the characters it strips, and unset
+    variables), or a `_PATH_COMMAND`; and it looks at the first 96 characters of a part.
+    So: the same normalisation over those characters of every part at once, then one
+    pattern for a command name at the start of a part (`_FIRST_COMMAND`).
     """
     if max(map(len, parts)) > 96:  # most lines are short: *lines*, the parts joined, serves
         lines = "\x1f".join([part[:96] for part in parts])
@@ -964,96 +965,43 @@ def _parts_naming_commands(parts: list[str], lines: str) -> set[int] | None:
         joined = _strip_word_noise(joined)
     if contains_any(joined, _PATH_COMMAND_HINTS):
         return None
-    found = _command_names_in(joined)
-    if not found:
-        return set()
-    if len(parts) == 1:
-        return {0}
-    return _indexes_naming(joined, found)
+    return _indexes("\x1f" + joined, _FIRST_COMMAND)
 
 
-def _indexes_naming(joined: str, names: Collection[str]) -> set[int]:
-    """Which separator-delimited parts of *joined* hold one of *names* as a word.
-
-    Each name followed by no word character; those preceded by one are dropped in
-    `_indexes`. A match kept starts a word, so no match of one name can hide another's: the
-    parts found for each name, together, are those one pattern of all the names finds. One
-    pattern for the names found cost a compilation (250 us) for each new set of them.
-    """
-    if len(names) > _FEW_NAMES:  # then one pattern of every name, compiled once, costs less
-        return _indexes(joined, _every_command_name(), word_start=True)
-    indexes: set[int] = set()
-    for name in names:
-        indexes |= _indexes(joined, _NAME_PATTERNS[name], word_start=True)
-    return indexes
-
-
-# Past this many names, the scans of one pattern each cost more than the one of all names
-# (a trie, led by a class: 0.25-0.35 ms over 10,000 characters, as much as 20-30 names).
-_FEW_NAMES: Final = 48
-
-
-def _every_command_name() -> re.Pattern[str]:
-    """Every command name followed by no word character, as a trie (compiled on first use).
-
-    Its matches kept by `_indexes` are those of the names *found*: a match that starts a
-    word and ends one is a whole run of name characters, which is how they were found.
-    """
-    return _NAME_PATTERNS[""]
-
-
-class _NamePatterns(dict[str, re.Pattern[str]]):
-    """The patterns of `_indexes_naming`, each compiled once: one a name, "" for all."""
-
-    def __missing__(self, name: str) -> re.Pattern[str]:
-        words = "(?:" + trie_pattern(_COMMAND_NAMES) + ")" if name == "" else re.escape(name)
-        pattern = self[name] = re.compile(words + r"(?![\w.-])")
-        return pattern
-
-
-_NAME_PATTERNS: Final = _NamePatterns()
-
-
-def _indexes(joined: str, pattern: re.Pattern[str], *, word_start: bool = False) -> set[int]:
+def _indexes(joined: str, pattern: re.Pattern[str]) -> set[int]:
     """Which separator-delimited parts of *joined* hold a match of *pattern*.
 
-    With *word_start*, a match right after a word character (a letter, digit, ``_``, ``.``
-    or ``-``) does not count: the pattern's words must start a word.
+    A match that starts with a separator belongs to the part after it: the count is of the
+    separators before the match.
     """
     indexes: set[int] = set()
     index = position = 0
     for match in pattern.finditer(joined):  # counting on from the last match: linear
         start = match.start()
-        if word_start and start and _word_char(joined[start - 1]):
-            continue
         index += joined.count("\x1f", position, start)
         position = start
         indexes.add(index)
     return indexes
 
 
-def _word_char(char: str) -> bool:
-    """Whether *char* is a word character of the shell patterns: alphanumeric, _, . or -."""
-    return char.isalnum() or char in "_.-"
-
-
 def _hides_command(lines: str) -> bool:
     """Whether a command line of *lines* (joined by unit separators) starts with a command.
 
-    That is: its first word, quotes stripped from its ends, is in `_COMMANDS`. Every
-    command name is a run of ``[a-z0-9_.-]``, so one pass over the lines joined finds each
-    first word that can be one (a Python step per line cost 280 us on 10,000 characters).
+    That is: its first word, quotes stripped from its ends, is in `_COMMANDS`. One search
+    of `_FIRST_WORD_COMMAND` over the lines joined (a Python step per line cost 280 us on
+    10,000 characters; a findall of every first word, 0.1 us a line to build the list).
     """
-    first_words = _FIRST_WORD.findall("\x1f" + lines)
-    return not _COMMANDS.isdisjoint(first_words)
+    return _FIRST_WORD_COMMAND.search("\x1f" + lines) is not None
 
 
 # After a line separator (\x1f; itself a space to \s), the spaces and quotes before the
-# first word, a word of the characters command names are made of, quotes, then the end of
-# the word: \s is what str.split() splits on.
+# first word, a command name, quotes, then the end of the word: \s is what str.split()
+# splits on. No name character follows the name, so it is the whole run of them.
 # The spaces are those of the line only ([^\S\x1f], possessive): \s* ran on over the next
 # separators and gave them back one at a time, at every separator of a run of them.
-_FIRST_WORD = re.compile(r"""\x1f[^\S\x1f]*+['"]*+([a-z0-9_.-]+)['"]*(?=\s|\Z)""")
+_FIRST_WORD_COMMAND = re.compile(
+    r"""\x1f[^\S\x1f]*+['"]*+(?=[a-z0-9])(?:""" + trie_pattern(_COMMANDS) + r""")['"]*+(?=\s|\Z)"""
+)
 
 
 def command_reason(text: str, *, gate: bool = True) -> str | None:
