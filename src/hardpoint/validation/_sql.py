@@ -395,19 +395,77 @@ def _operand_end(tokens: list[Token], i: int) -> int:
     n = len(tokens)
     if i >= n:
         return -1
+    if tokens[i][1] in _UNARY:
+        i = _unary_end(tokens, i)
     kind = tokens[i][0]
-    while kind in ("o", "!") and tokens[i][1] in ("-", "+", "~", "!", "not") and i + 1 < n:
-        i += 1  # unary prefix
-        kind = tokens[i][0]
-    if kind in ("s", "n", "v", "w", "T"):
+    if kind in ("v", "w", "T"):
         return i + 1
-    if kind == "f":
-        return _skip_parens(tokens, i + 1)
-    if kind == "(":
-        return _skip_parens(tokens, i)
-    if kind == "S":
+    if kind in ("s", "n"):
+        end = i + 1
+    elif kind == "f":
+        end = _skip_parens(tokens, i + 1)
+    elif kind == "(":
+        end = _skip_parens(tokens, i)
+    elif kind == "S":
         return n  # a sub-select runs to the end of what we look at
+    else:
+        return -1
+    if end < n and tokens[end][1] == "::":  # the test first: most operands have no cast
+        cast = _cast_end(tokens, end)
+        return end if cast < 0 else cast
+    return end
+
+
+# Unary prefixes of an operand: signs, negation, MySQL's BINARY (a cast to a byte string).
+_UNARY: Final = frozenset({"-", "+", "~", "!", "not", "binary"})
+
+
+def _unary_end(tokens: list[Token], i: int) -> int:
+    """Index of the operand after the unary prefixes at *i* (``-(``, ``!(``, ``binary 0``)."""
+    last = len(tokens) - 1
+    while i < last and tokens[i][1] in _UNARY and tokens[i][0] in ("o", "!", "k"):
+        i += 1
+    return i
+
+
+# PostgreSQL type names as ``::type`` casts name them; error-based extraction casts text to a
+# number (``unistr(password)::int``), JSON attacks cast literals (``'{...}'::jsonb @> ...``).
+# Type names only: ``::`` between identifiers (C++ ``std::string``, Rust ``Foo::new``) never
+# follows a ")" or a string literal with one of these after it.
+_SQL_TYPES: Final = frozenset(
+    {
+        *("int", "int2", "int4", "int8", "integer", "bigint", "smallint", "numeric", "decimal"),
+        *("real", "float", "float4", "float8", "money", "oid", "regclass", "regproc"),
+        *("text", "varchar", "bpchar", "bytea", "bool", "boolean", "json", "jsonb", "xml"),
+        *("date", "timestamp", "timestamptz", "interval", "inet", "cidr", "uuid", "tsvector"),
+    }
+)
+
+
+def _cast_end(tokens: list[Token], i: int) -> int:
+    """Index after a PostgreSQL cast ``::type`` (or ``::double precision``) at *i*, or -1."""
+    n = len(tokens)
+    if i + 1 >= n or tokens[i][1] != "::":
+        return -1
+    name = tokens[i + 1][1]
+    if name in _SQL_TYPES:
+        if i + 4 < n and tokens[i + 2][0] == "(" and tokens[i + 4][0] == ")":
+            return i + 5 if tokens[i + 3][0] == "n" else -1  # ::varchar(8)
+        return i + 2
+    if name == "double" and i + 2 < n and tokens[i + 2][1] == "precision":
+        return i + 3
     return -1
+
+
+def _chain_end(tokens: list[Token], i: int) -> int:
+    """Index after the binary operators and operands that continue an expression at *i*."""
+    n = len(tokens)
+    while i < n and tokens[i][0] in ("o", "i"):
+        end = _operand_end(tokens, i + 1)
+        if end < 0:
+            break
+        i = end
+    return i
 
 
 def _skip_parens(tokens: list[Token], i: int) -> int:
@@ -435,7 +493,13 @@ def _boolean_clause(
     end = _operand_end(tokens, i)
     if end < 0:
         return False
+    # OR -(true), OR !(false): the operand decides. A signed word (AND +current_user=...) is
+    # no English word: its sign stays its first token.
     first = tokens[i]
+    if first[1] in _UNARY:
+        at = _unary_end(tokens, i)
+        if tokens[at][0] not in ("w", "T"):
+            first = tokens[at]
     if end + 1 < n and tokens[end][1] == "not" and tokens[end + 1][0] in ("o", "i"):
         end += 1  # 1 NOT LIKE 0, x NOT IN (...)
     # A comparison: x = y, 1 like 1, 'a' between ..., x in (...).
@@ -467,8 +531,9 @@ def _boolean_clause(
         return True
     if first[0] == "f" and first[1] not in _ATTACK_FUNCTIONS:
         return end < n and tokens[end][0] == "c"
-    if first[0] == "n" and first[1].isdigit() and not quoted:
-        # 1 OR 1--: a bare number alone needs the comment or statement end that makes it SQL.
+    if first[0] == "n" and not quoted and first[1] not in ("true", "false", "null"):
+        # 1 OR 1--, .1 OR UTC_DATE--: a bare number or date constant alone needs the comment
+        # or statement end that makes it SQL.
         return end < n and tokens[end][0] in ("c", "C", ";", ")")
     if first[0] in ("f", "(", "S", "T") or (first[0] == "n" and quoted):
         # OR 1, AND SLEEP(5), OR (SELECT ...): the operand alone decides the row filter.
@@ -649,11 +714,12 @@ def _analyse(
                 arithmetic = word in ("+", "-", "||", "|", "*", "/", "&", "^")
                 if arithmetic and nxt in ("f", "(", "S", "v"):
                     return "expression after a closed quote"
+                chain = _chain_end(tokens, right)  # ^0+0+1-1 = (0)--, like(0) + 1--
                 if (
-                    right < n
-                    and tokens[right][0] == "c"
+                    chain < n
+                    and tokens[chain][0] == "c"
                     and value_like
-                    and _short_comment(tokens[right][1])
+                    and _short_comment(tokens[chain][1])
                 ):
                     return "expression before a comment"
                 ends = right >= n or tokens[right][0] in ("c", "&", ";", ")")
@@ -664,6 +730,14 @@ def _analyse(
         if kind == "E" and _stacked(tokens, start):
             return "statement after a closed quote"
         if (
+            word in ("notnull", "isnull")
+            and value_like
+            and start + 1 < n
+            and tokens[start + 1][0] == "c"
+            and _short_comment(tokens[start + 1][1])
+        ):
+            return "null test before a comment"  # ' NOTNULL --: PostgreSQL's IS NOT NULL
+        if (
             kind == "!"
             and start + 2 < n
             and tokens[start + 1][1] in _CMP
@@ -673,6 +747,8 @@ def _analyse(
             return "negated comparison after a closed quote"  # id'NOT LIKE id--
         if complete and _balanced_quote(tokens, start, quote):
             return "condition balanced by the closing quote"
+        if complete and word == "||" and _concatenation(tokens, start, quote):
+            return "concatenation closed by the closing quote"
         if complete and _open_comparison(tokens, start):
             return "comparison completed by the closing quote"
     elif (kind == "E" and word in ("exec", "execute", "declare") and _stacked(tokens, start)) or (
@@ -705,9 +781,41 @@ def _analyse(
         return "clause after a value"
     if kind == "c" and parens and not quoted:
         return "parenthesis closed before a comment"
+    if not quoted and kind in ("s", "f") and _cast_value(tokens, start):
+        return "type cast of a value"
     if not quoted and kind == "(" and complete and _parenthesised_comment(tokens):
         return "parenthesised expression before a comment"
     return _first_condition(tokens, start, quoted=quoted)
+
+
+def _cast_value(tokens: list[Token], start: int) -> bool:
+    """``unistr(password)::int``, ``'{"b":2}'::jsonb @> ...``: a value that is a SQL expression.
+
+    A call cast to a SQL type is PostgreSQL's error-based extraction (the cast's error message
+    shows the text); a string literal cast to a type and then an operator or comment is an
+    expression on it. A parenthesis cast alone is not enough: Haskell annotates
+    ``(read line)::Int``, and ``'a'::Char`` ends there.
+    """
+    n = len(tokens)
+    kind = tokens[start][0]
+    if kind == "s":
+        if start + 1 >= n or tokens[start + 1][1] != "::":
+            return False
+        cast = _cast_end(tokens, start + 1)
+        if cast < 0 or cast >= n:
+            return False
+        if tokens[cast][0] in ("c", "C"):
+            return True
+        # An operator (@>, ||, #-, ->) and a value: not a Haskell arrow to a type name. The
+        # "@" of @> and <@ lexes as a variable with no name.
+        k = cast
+        while k < n and k < cast + 2 and (tokens[k][0] in ("o", "&") or tokens[k][1] == "@"):
+            k += 1
+        return cast < k < n and tokens[k][0] in ("s", "n", "f", "(", "v")
+    if kind != "f" or ("o", "::") not in tokens:  # "in": one pass in C before the walk
+        return False
+    cast = _cast_end(tokens, _skip_parens(tokens, start + 1))
+    return cast >= n or (cast >= 0 and tokens[cast][0] in ("o", "c", "C", "&", ";", ")"))
 
 
 def _first_condition(tokens: list[Token], start: int, *, quoted: bool) -> str | None:
@@ -873,7 +981,28 @@ def _balanced_quote(tokens: list[Token], start: int, quote: str) -> bool:
     return (len(tail) <= 4 or "=" in tail) and _TAIL.fullmatch(tail) is not None
 
 
-_TAIL = re.compile(r"-?[a-z0-9_=%]+\s*")
+# The last literal's text: a word or a comparison, perhaps with the comment marks typed after
+# it out of habit (' OR '1=1#;--: inside the literal they are text, and MySQL reads it as 1).
+def _concatenation(tokens: list[Token], start: int, quote: str) -> bool:
+    """``x'||'y'||'``, ``'||f('a')||'``: operands concatenated between the quotes.
+
+    The closed literal, ``||`` and an operand at least once, then ``||`` and a bare quote that
+    the application's closing quote turns into an empty literal: the value's text became
+    SQL expressions (a string probe, a function call) inside a valid string expression.
+    """
+    n = len(tokens)
+    if tokens[-1][0] != "s" or tokens[-1][1].rstrip() != quote or not _value_like(tokens[0][1]):
+        return False
+    i = start
+    while i < n - 2 and tokens[i][1] == "||":
+        end = _operand_end(tokens, i + 1)
+        if end < 0 or end > n - 2 or tokens[i + 1][0] == "w":
+            return False
+        i = end
+    return i == n - 2 and i > start and tokens[i][1] == "||"
+
+
+_TAIL = re.compile(r"-?[a-z0-9_=%]++[#;-]*+\s*")
 
 
 def _open_comparison(tokens: list[Token], start: int) -> bool:
@@ -1128,7 +1257,7 @@ _PREFILTER_WORDS: Final = (
     " div ",
 )
 # Plain words that are SQL too: a leading number or operator, or a comparison keyword.
-_PLAIN_SQL_START = re.compile(r"\s*(?:-?\d|(?:and|or|xor|not)\b)")
+_PLAIN_SQL_START = re.compile(r"\s*(?:-?\.?\d|(?:and|or|xor|not)\b)")  # .1 is a number too
 _PLAIN_SQL_WORDS: Final = ("like", "regexp", "sounds", "is not", "isnull")
 
 
@@ -1164,14 +1293,17 @@ _ANYWHERE_WORDS: Final = (
 _CALL = re.compile(r"([a-z_][a-z0-9_.]*)\s*\Z")
 _NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.")
 # The trigger words in a SQL shape, not an English one ("select the blue one", "in case"):
-# each branch starts with a literal, so the search is a fast scan.
+# each branch starts with a literal, so the search is a fast scan. Control characters separate
+# words as the lexer's whitespace does (Oracle and MSSQL read %00 and %01-%1f as spaces).
+_SP = r"[\s\x00-\x1f]"  # one character of the lexer's whitespace
 _SQL_PHRASE = re.compile(
-    r"select(?:\s*[*@(\d'\"`-]|\s+(?:all|distinct|top|null)\b"
-    r"|\s+[a-z_][\w.$]*\s*(?:[,;/*+|-]|from\b|\(|$))"
-    r"|select\s*/\*|union(?:\s|/\*|\(|%)*(?:all|distinct|select|\()|waitfor\s+(?:delay|time)"
-    r"|outfile|dumpfile|@@|declare\s+@|exec(?:ute)?\s*(?:\(|@|xp_|sp_|master|as\s)"
-    r"|case\s+[^;]{0,40}?\bwhen\b|information_schema|sysobjects|syscolumns|sysusers|sys\.\w"
-    r"|pg_\w+\s*\(|pg_(?:catalog|shadow|user)|sqlite_master|all_tables|user_tables|mysql\.user"
+    rf"select(?:{_SP}*[*@(\d'\"`-]|{_SP}+(?:all|distinct|top|null)\b"
+    rf"|{_SP}+[a-z_][\w.$]*{_SP}*(?:[,;/*+|-]|from\b|\(|$))"
+    rf"|select{_SP}*/\*|union(?:{_SP}|/\*|\(|%)*(?:all|distinct|select|\()"
+    rf"|waitfor{_SP}+(?:delay|time)|outfile|dumpfile|@@|declare{_SP}+@"
+    rf"|exec(?:ute)?{_SP}*(?:\(|@|xp_|sp_|master|as{_SP})"
+    rf"|case{_SP}+[^;]{{0,40}}?\bwhen\b|information_schema|sysobjects|syscolumns|sysusers|sys\.\w"
+    rf"|pg_\w+{_SP}*\(|pg_(?:catalog|shadow|user)|sqlite_master|all_tables|user_tables|mysql\.user"
     r"|msysobjects"
 )
 # A statement after ";" as `_wants_anywhere` looks for it: the whole run of letters after the
@@ -1327,7 +1459,8 @@ def _bare_rules_may_apply(low: str) -> bool:
 
 
 _BARE_WINDOW: Final = 256
-_BARE_MARKS: Final = (";", "--", "#", "/*", "&&", "||")
+# ")::" and "'::": a PostgreSQL cast of a call or a literal (`_cast_value`).
+_BARE_MARKS: Final = (";", "--", "#", "/*", "&&", "||", ")::", "'::")
 _WORD_RUN = re.compile(r"[a-z_]+")
 
 
