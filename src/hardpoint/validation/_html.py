@@ -134,8 +134,12 @@ _JS_STRONG: Final = (
         ),
     ),
     (("document",), re.compile(r"\(\s*document\s*\)\s*\[\s*['\"`]")),
+    # With an argument, tagged, or called through Function.prototype: alert.call(null,1).
     *(
-        ((word,), re.compile(rf"{word}(?<=\b{word})\s*(?:\(\s*[^)\s]|`)"))
+        (
+            (word,),
+            re.compile(rf"{word}(?<=\b{word})\s*(?:\(\s*[^)\s]|`|\.\s*(?:call|apply)\s*[(`])"),
+        )
         for word in ("alert", "prompt", "confirm")
     ),
     (
@@ -145,20 +149,59 @@ _JS_STRONG: Final = (
     (("navigator",), re.compile(r"navigator(?<=\bnavigator)\s*\.\s*\w+\s*\(")),
     (("-moz-binding",), re.compile(r"-moz-binding")),
     (("fromcharcode",), re.compile(r"fromcharcode(?<=\bfromcharcode)\b")),
+    # eval called through Function.prototype (eval.call(top, code)), or of code that is
+    # decoded (atob, unescape), read from the page (location, window.name) or assembled from
+    # three or more pieces (eval(a+b+c)): the payload is hidden from filters.
+    (
+        ("eval",),
+        re.compile(
+            r"eval(?<=\beval)\s*(?:\.\s*(?:call|apply)\s*[(`]|\(\s*(?:"
+            r"(?:atob|unescape|decodeuri(?:component)?)\s*\("
+            r"|(?:window|top|self|parent|document)\s*\.\s*(?:location|name|referrer|url)\b"
+            r"|location\b"
+            r"|[a-z_$][\w$]*+(?:\s*\+\s*[a-z_$][\w$]*+){2,32}+\s*\)))"
+        ),
+    ),
+    # The Function constructor called at once: Function(code)(), new Function(atob(x))().
+    # A function expression has a body ("function(a){...}"), so "function(...)(" without a
+    # brace in between can only be the constructor.
+    (
+        ("function",),
+        re.compile(r"function(?<![\w.$]function)\s*\((?:[^(){};]|\([^(){};]*+\))*+\)\s*\("),
+    ),
 )
 # Computed access to a global (top["al"+"ert"]): needs a "[", absent from most prose.
+# Or any computed key (an expression, not a name) called at once: top[8680439..tostring(30)](1),
+# window[atob(x)](1), self[a+b](1). Not on "this": this[name + "handler"](e) is common code.
+# The key: name characters and single dots (possessive, so no backtracking), then what no name
+# or dotted path has (an operator, a call, a quote, "..").
+_COMPUTED_KEY_CALL: Final = (
+    r"|(?:[\w$\s]|\.(?!\.)){0,64}+(?:[^\w$.\s\[\]]|\.\.)[^\[\]]{0,64}+\]\s*\("
+)
 _GLOBAL_INDEX: Final = tuple(
-    ((word,), re.compile(rf"{word}(?<=\b{word})\s*\[\s*['\"`/(\[]")) for word in _GLOBALS
+    (
+        (word,),
+        re.compile(
+            rf"{word}(?<=\b{word})\s*\[\s*(?:['\"`/(\[]"
+            + ("" if word == "this" else _COMPUTED_KEY_CALL)
+            + ")"
+        ),
+    )
+    for word in _GLOBALS
 )
 # A call passed by reference: (alert)(1), =alert; and ${alert}. Led by punctuation, so it runs
 # only once a quick scan for the word before a ")", ",", ";" or "}" has found a candidate.
+# Also a sink handed to a function that calls it: [1].find(alert), p.then(confirm),
+# settimeout(alert, 0), f.call(null, alert).
 _CALL_REFERENCE = re.compile(
     r"\((?:alert|prompt|confirm|eval)\)\s*\(|=\s*(?:alert|prompt|confirm|eval)\s*[,;]"
     r"|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
+    r"|(?:\.\s*(?:find(?:last)?(?:index)?|flatmap|map|filter|foreach|some|every|reduce(?:right)?"
+    r"|sort|then|catch|finally|call|apply)|settimeout|setinterval|setimmediate"
+    r"|requestanimationframe|queuemicrotask)\s*\(\s*(?:[\w$.]+\s*,\s*)?"
+    r"(?:alert|prompt|confirm|eval)\s*[,)]"
 )
-_CALL_REFERENCE_HINT: Final = tuple(
-    ((word,), re.compile(rf"{word}(?:\)|\s*[,;}}])")) for word in _CALLS
-)
+_CALL_REFERENCE_HINT: Final = tuple(((word,), re.compile(rf"{word}\s*[),;}}]")) for word in _CALLS)
 _COMMENTS = re.compile(r"/\*.{0,256}?\*/", re.DOTALL)
 # Script calls that need a breakout (a quote, a tag) around them to be an attack. Gated and led
 # by their word like _JS_STRONG.
@@ -407,6 +450,82 @@ def _tag_reason(low: str, parse_attributes: bool) -> str | None:
     return None
 
 
+# Non-alphanumeric JavaScript (JSFuck): strings built from ![] (false), !![] (true), +[] (0),
+# [][[]] (undefined) and indexes like [+!+[]]. An atom is an empty array after "!", "+" or
+# "[" ("+" may have become " " in form decoding: "! []", "[ []"), not called (a Markdown image
+# "![](src)" is). Two atoms apart by nothing but the alphabet, one of them negated: prose and
+# code have no "![]" next to another such "[]". Led by "[]", found by a literal scan; the gap
+# is bounded, so every start costs a few steps.
+_JSFUCK_GAP: Final = r"[\[\]()!+ ]{0,12}?"
+_JSFUCK_NEGATED: Final = r"![+ ]?\[\](?!\()"
+_JSFUCK = re.compile(
+    r"\[\](?!\()(?:(?:(?<=!\[\])|(?<=![+ ]\[\]))"
+    + _JSFUCK_GAP
+    + r"(?:![+ ]?|\[ ?|\+)\[\](?!\()"
+    + r"|(?:(?<=[+\[]\[\])|(?<=\[ \[\]))"
+    + _JSFUCK_GAP
+    + _JSFUCK_NEGATED
+    + ")"
+)
+
+
+def _nonalphanumeric_script(low: str) -> bool:
+    """Whether *low* holds JSFuck: two atoms of its alphabet next to each other, one ![]."""
+    return "!" in low and "[" in low and _JSFUCK.search(low) is not None
+
+
+# A call without parentheses through a tagged template of call or apply, which passes the
+# template's ${...} values as arguments: reflect.apply.call`${f}${thisarg}${[args]}`,
+# [].sort.call`${alert}`. Markdown (`fn.call`) has no "${" right after the backtick.
+_TAGGED_CALL = re.compile(r"\.\s*(?:call|apply)\s*`\$\{")
+
+
+# An attribute breakout that sets other attributes before the handler:
+# " type=image src=x onerror=..., '/a="b"/onload=..., " autofocus/onfocus=...: from the handler
+# back, attributes up to the quote. Read on the reversed text before the handler, anchored there
+# (one attempt, possessive, no backtracking). Each attribute, after its separator, is one of:
+# a bare value up to the "=" (its separator holds whitespace, and a "/" right after the value
+# is part of it: "a=b/onload=x" is one attribute), "=" and a name; a quoted value, "=" and a
+# name; a boolean attribute's name alone (only those: a bare word is prose, 'the "x" and
+# onset=2'). Then the quote that broke out.
+_BOOLEAN_ATTRIBUTES: Final = (
+    "autofocus",
+    "contenteditable",
+    "draggable",
+    "hidden",
+    "open",
+    "disabled",
+    "readonly",
+    "required",
+    "multiple",
+    "selected",
+    "checked",
+    "controls",
+    "autoplay",
+    "loop",
+    "muted",
+    "inert",
+    "popover",
+    "tabindex",
+)
+# Separators are those the quote rule above strips (" \t\n\r/"): a quote and separators right
+# before a handler is that rule's, so pairs read back from a later handler that reach the quote
+# through this one would have reached it from this one.
+_ATTRIBUTE_NAME_REVERSED: Final = r"""[ \t\n\r]*+=[ \t\n\r]*+[^\s"'`<>/=]++"""
+_REVERSED_ATTRIBUTES_TO_QUOTE = re.compile(
+    r"""(?:(?:/*+[ \t\n\r]++)++[^\s"'`<>=]++"""
+    + _ATTRIBUTE_NAME_REVERSED
+    + r"""|[ \t\n\r/]++(?:"[^"]*+"|'[^']*+'|`[^`]*+`)"""
+    + _ATTRIBUTE_NAME_REVERSED
+    + r"|[ \t\n\r/]++(?:"
+    + longest_first(name[::-1] for name in _BOOLEAN_ATTRIBUTES)
+    + r""")(?=[\s/"'`]))++[ \t\n\r/]*+["'`]"""
+)
+# How far before a handler the pairs are looked for, and what separates attributes.
+_BREAKOUT_WINDOW: Final = 256
+_ATTRIBUTE_SEPARATORS: Final = " \t\n\r/"
+
+
 # A value is only worth tokenizing when it could hold markup or a script scheme.
 _PREFILTER = re.compile(r"[<>\"'`\[]|script|expression|on[a-z]{3,40}\s*=|\(|data:|document|binding")
 _PREFILTER_WORDS: Final = ("script", "expression", "data:", "document", "binding")
@@ -455,6 +574,7 @@ _JS_WORDS: Final = (
     "fetch",
     "style",
     "globalthis",
+    "function",
 )
 _JS_CHARS: Final = "".join(sorted(set("".join(_JS_WORDS))))
 _JS_WORD_CHARS: Final = {word: frozenset(word) for word in _JS_WORDS}
@@ -532,7 +652,15 @@ def xss_reason(text: str) -> str | None:
     low = text  # lower-cased by the engine
     if "\x00" in low:
         low = low.replace("\x00", "")  # <scr\0ipt>: browsers skip NUL inside markup
-    if not _worth_checking(low):
+    # &Tab; and &NewLine; lower-cased (the decoder knows only their real case): the whitespace
+    # they stand for, which a URL scheme skips (ja&Tab;vascript:). A scheme they split
+    # (v&NewLine;bscript:) needs no other character and holds no "script": both checks pass.
+    # Browsers read entity names by case, so these spell an attempt, not a working scheme: a
+    # long value (two more scans) is not worth the look.
+    spaced = len(low) <= _WORDS_IN_LONG and "&" in low and ("&tab;" in low or "&newline;" in low)
+    if spaced:
+        low = low.replace("&tab;", "\t").replace("&newline;", "\n")
+    elif not _worth_checking(low):
         return None
     scheme: bool | None = None  # _scheme(low), computed at most once
     if "<" in low:
@@ -545,20 +673,41 @@ def xss_reason(text: str) -> str | None:
     if (
         ":" in low
         and scheme is not False  # known: no need to look for the words
-        and contains_any(low, ("script", "data", "mocha"))
+        and (spaced or contains_any(low, ("script", "data", "mocha")))
         and (_scheme(low) if scheme is None else scheme)
         and (_looks_like_script_url(low))
     ):
         return "script URL"
     if "=" in low and low.rfind("on") >= 0:  # rfind: faster than "in" on long text
+        floor = 0
         for handler in _HANDLER.finditer(low):
-            before = low[max(0, handler.start() - 8) : handler.start()].rstrip(" \t\n\r/")
-            at_start = handler.start() == 0
+            start = handler.start()
+            before = low[max(0, start - 8) : start].rstrip(" \t\n\r/")
+            at_start = start == 0
             quoted = not before or before[-1] in "'\"`"
-            if at_start or (quoted and not low[handler.start() - 1].isalnum()):
+            if at_start or (quoted and not low[start - 1].isalnum()):
                 return "event handler after a quote"
+            if low[start - 1] in _ATTRIBUTE_SEPARATORS:
+                # Attributes between the quote and the handler. The pairs read back from
+                # here stop at the handler before (whose pairs reached no quote): no text
+                # is read twice.
+                bound = max(floor, start - _BREAKOUT_WINDOW) - 1
+                window = low[start - 1 : bound : -1] if bound >= 0 else low[start - 1 :: -1]
+                if _REVERSED_ATTRIBUTES_TO_QUOTE.match(window) is not None:
+                    return "event handler after a quote"
+                floor = start
     if "<" in low and _ACTIVE_MARKUP.search(low):
         return "active markup"
+    if _nonalphanumeric_script(low):
+        return "non-alphanumeric script"
+    if (
+        "$" in low  # one-character tests first: a memchr, where "${" costs a scan
+        and "l" in low  # (in "call" and "apply")
+        and "${" in low
+        and ("call" in low or "apply" in low)
+        and _TAGGED_CALL.search(low) is not None  # led by ".": tried at every dot
+    ):
+        return "script call"
     # Without a word of _JS_WORDS no rule below can match. On a long value the words found
     # are remembered: the rules' gates below ask for the same words.
     found = _js_words_in(low)
