@@ -784,6 +784,10 @@ _WINDOWS_VAR = re.compile(r"%(?:comspec|systemroot|windir|programfiles|userprofi
 _GLOB_PATH = re.compile(r"/(?:[a-z?*\[\]!]*[?*\[][a-z?*\[\]!]*)/(?:[a-z?*\[\]!]+)")
 
 
+# What a `_SUBSTITUTION` match opens with before its body ("$(", "<(", "`", "${") and spaces.
+_BODY_LEAD: Final = "$(`{< "
+
+
 def _may_substitute_command(substitutions: Iterable[str]) -> bool:
     """Whether a body of *substitutions* (`_SUBSTITUTION` matches) names a command, normalised.
 
@@ -792,7 +796,7 @@ def _may_substitute_command(substitutions: Iterable[str]) -> bool:
     hundreds of "$(" (random punctuation) skip a normalisation per body (120 us over 10,000
     characters); when this says yes, each body is looked at as before.
     """
-    bodies = "\x1f".join(map(str.lstrip, substitutions, repeat("$(`{< ")))
+    bodies = "\x1f".join(map(str.lstrip, substitutions, repeat(_BODY_LEAD)))
     if not bodies:
         return False
     if "$" in bodies:
@@ -826,7 +830,7 @@ def _substitutes_command(low: str, subs: list[re.Match[str]]) -> bool:
             continue
         runs = seen.get(text)
         if runs is None:
-            body = _normalise(text.lstrip("$(`{< "))
+            body = _normalise(text.lstrip(_BODY_LEAD))
             name = _SUBSTITUTED_NAME.match(body)
             runs = seen[text] = name is not None and (
                 name.group() in _COMMANDS or _PATH_COMMAND.match(body) is not None
