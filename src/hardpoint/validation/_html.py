@@ -124,6 +124,11 @@ _CSS_EXEC = re.compile(
 # the word and tries a match only where it occurs.
 _CALLS = ("alert", "prompt", "confirm", "eval")
 _GLOBALS = ("top", "window", "self", "parent", "frames", "globalthis", "this")
+# The argument of a call written with a space before its "(", when it reads as code: not a
+# letter (a number, a quote, a regular expression, a bracket), or a name followed by code (a
+# member of two or more letters, a call, an index, an operator, a comma). "(e.g. by email)"
+# and "(urgent)" are not.
+_CODE_ARGUMENT: Final = r"""(?:[^)\sa-z_$]|[a-z_$][\w$]*+\s*(?:\.\s*[a-z_$][\w$]|[(\[+,`'"]))"""
 _JS_STRONG: Final = (
     (
         ("document",),
@@ -134,11 +139,17 @@ _JS_STRONG: Final = (
         ),
     ),
     (("document",), re.compile(r"\(\s*document\s*\)\s*\[\s*['\"`]")),
-    # With an argument, tagged, or called through Function.prototype: alert.call(null,1).
+    # With an argument, tagged, or called through Function.prototype: alert.call(null,1). Not
+    # its definition (Python's "def prompt(text):", "function alert(msg) {"); after a space,
+    # with an argument that reads as code: "confirm (by email)" and "a prompt (about cats)"
+    # are prose.
     *(
         (
             (word,),
-            re.compile(rf"{word}(?<=\b{word})\s*(?:\(\s*[^)\s]|`|\.\s*(?:call|apply)\s*[(`])"),
+            re.compile(
+                rf"{word}(?<=\b{word})(?<!def {word})(?<!function {word})"
+                rf"(?:\(\s*[^)\s]|\s+\(\s*{_CODE_ARGUMENT}|\s*(?:`|\.\s*(?:call|apply)\s*[(`]))"
+            ),
         )
         for word in ("alert", "prompt", "confirm")
     ),
@@ -203,11 +214,12 @@ _CALL_REFERENCE = re.compile(
 )
 _CALL_REFERENCE_HINT: Final = tuple(((word,), re.compile(rf"{word}\s*[),;}}]")) for word in _CALLS)
 _COMMENTS = re.compile(r"/\*.{0,256}?\*/", re.DOTALL)
-# Script calls that need a breakout (a quote, a tag) around them to be an attack. Gated and led
+# Script calls that need a breakout (a quote, a tag) around them to be an attack. After a
+# space, the argument reads as code ("Alert (high): disk full" is a message). Gated and led
 # by their word like _JS_STRONG.
 _JS_SINK: Final = (
     *(
-        ((word,), re.compile(rf"{word}(?<=\b{word})\s*[(`]"))
+        ((word,), re.compile(rf"{word}(?<=\b{word})(?:[(`]|\s+(?:`|\(\s*{_CODE_ARGUMENT}))"))
         for word in (*_CALLS, "settimeout", "setinterval", "fetch")
     ),
     (("document",), re.compile(r"document(?<=\bdocument)\s*\.\s*(?:cookie|domain|write|location)")),

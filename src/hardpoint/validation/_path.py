@@ -41,7 +41,11 @@ _SENSITIVE_ABSOLUTE = (
     r"|proc/(?:self|\d+)/|boot\.ini|win\.ini|system\.ini|windows/(?:win\.ini|repair/)"
     r"|system32/(?:config/|drivers/etc/)"
     r"|winnt/|\.ssh/|\.htpasswd|\.htaccess|\.aws/credentials|\.git/config|\.env$"
-    r"|var/log/|wp-config\.php)"
+    r"|var/log/|wp-config\.php"
+    # Web and FTP server configuration, and the logs an include poisons: read by their
+    # absolute path (/usr/local/apache2/conf/httpd.conf, /usr/local/apache/logs/access_log).
+    r"|(?:httpd|httpd-ssl|apache2?|nginx|lighttpd|vhosts|pure-ftpd|proftpd|vsftpd|my)\.c(?:onf|nf)\b"
+    r"|php\.ini|pure-?ftpd\.pdb|logs/(?:access|error)[._]log)"
 )
 # (?:^|/) as two literal-led searches, for the reason given above _SENSITIVE_AT_START.
 _SENSITIVE_ABSOLUTE_AT_START = re.compile(_SENSITIVE_ABSOLUTE)
@@ -60,6 +64,10 @@ _ABSOLUTE_WORDS: Final = (
     ".env",
     "var/log",
     "wp-config",
+    ".conf",
+    ".cnf",
+    "ftpd.pdb",
+    "logs/",
 )
 # URL schemes that read files: anywhere at the start, or these three after a space or quote.
 _START_SCHEMES: Final = frozenset(
