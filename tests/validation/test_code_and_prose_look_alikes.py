@@ -57,6 +57,9 @@ ATTACKS = [
     ('& if not "%x%" == "" (', Detector.COMMAND_INJECTION),
     ("IF NOT blue===blue type secrets.txt", Detector.COMMAND_INJECTION),
     ("if [%3]==[]", Detector.COMMAND_INJECTION),
+    ("if/i %os%==windows_nt del x", Detector.COMMAND_INJECTION),
+    ("FOR\t%%f\tIN\t(*.log)\tDO\tdel %%f", Detector.COMMAND_INJECTION),
+    ("IF\tEXIST\tc:\\boot.ini\tCMD", Detector.COMMAND_INJECTION),
     # The module runner after a separator, and the interpreter running code.
     ("; python3 -m http.server 8000", Detector.COMMAND_INJECTION),
     ("python -c 'import pty; pty.spawn(\"/bin/sh\")'", Detector.COMMAND_INJECTION),
@@ -69,6 +72,8 @@ ATTACKS = [
     ("/usr/local/apache/logs/error_log", Detector.PATH_TRAVERSAL),
     ("/etc/mysql/my.cnf", Detector.PATH_TRAVERSAL),
     ("/usr/local/php/lib/php.ini\x00", Detector.PATH_TRAVERSAL),
+    # The 0x2e spelling of dots and slashes, in upper case.
+    ("..0X2F..0X2FETC0X2FSHADOW", Detector.PATH_TRAVERSAL),
     # Calls written with a space before "(", with code for an argument.
     ('"><img src=x onerror=alert (1)>', Detector.XSS),
     ("'-prompt (document.domain)-'", Detector.XSS),
@@ -129,10 +134,12 @@ def test_a_comparison_in_code_is_no_batch_command(
     spaced=st.booleans(),
     negated=st.booleans(),
     command=_BATCH_COMMAND,
+    gap=st.sampled_from([" ", "\t", "  ", " \t"]),
 )
 def test_a_batch_comparison_before_a_command_is_flagged(
-    left: str, right: str, spaced: bool, negated: bool, command: str
+    left: str, right: str, spaced: bool, negated: bool, command: str, gap: str
 ) -> None:
-    equals = " == " if spaced else "=="
-    line = f"if {'not ' if negated else ''}{left}{equals}{right} {command}"
+    """cmd.exe splits on tabs as on spaces: a tab between the words changes nothing."""
+    equals = f"{gap}=={gap}" if spaced else "=="
+    line = f"if{gap}{'not' + gap if negated else ''}{left}{equals}{right}{gap}{command}"
     assert command_reason(line.lower()) == "batch command", line

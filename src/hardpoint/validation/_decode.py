@@ -585,7 +585,11 @@ _ENCODED = re.compile(r"[%&\\+\x00]")  # a character class alone: a fast scan
 
 
 def _needs_decoding(value: str) -> bool:
-    return not value.isascii() or _ENCODED.search(value) is not None or contains_any(value, ("0x",))
+    return (
+        not value.isascii()
+        or _ENCODED.search(value) is not None
+        or contains_any(value, ("0x", "0X"))
+    )
 
 
 def decode(value: str) -> str:

@@ -38,13 +38,14 @@ _OVERLONG = re.compile(
 )
 
 # Characters and bytes of plain text: a value made only of these cannot hold any of the
-# attacks (no quote, bracket, operator, separator, escape or encoding).
+# attacks (no quote, bracket, operator, separator, escape or encoding), except by the 0x2e
+# spelling of a dot or a slash, in either case.
 _PLAIN: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.!?:_-")
 
 
 def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding | None:
     """Return the first finding in *value* among the *enabled* detectors, or None."""
-    if _PLAIN.issuperset(value) and "0x" not in value:
+    if _PLAIN.issuperset(value) and "0x" not in value and "0X" not in value:
         return _plain_words(value, enabled)
     text = decode(value).lower()  # every detector works on lower case
     weak: Finding | None = None
