@@ -143,3 +143,40 @@ def test_long_padding_stays_fast(head: str) -> None:
     """A 10,000-character value around a technique: the rules look at a bounded head."""
     for value in (head + " a" * 5000, "(" * 5000 + head, head + "::int" * 2000):
         scan(value)  # must finish (and quickly: no catastrophic backtracking)
+
+
+# Written for this test: each keyword may be wrapped in a MySQL versioned comment.
+_VERSIONED_TEMPLATES = [
+    "1 {union} {all} {select} null,version()--",
+    "' {or} 1=1-- -",
+    "x\" {and} sleep(3)#",
+    "5) {union} {select} table_name {from} information_schema.tables#",
+    "'; {select} pg_sleep(4)--",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(_VERSIONED_TEMPLATES),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+    st.sampled_from(["", "50000", "12345", "0"]),
+    st.sampled_from(["", " "]),
+)
+def test_keywords_in_versioned_comments_are_read_as_code(
+    template: str, wrapped: list[bool], version: str, pad: str
+) -> None:
+    """MySQL runs the body of ``/*!50000 union*/``: sqlmap's versionedkeywords tamper."""
+    names = ("union", "all", "select", "or", "and", "from")
+    words = {
+        name: f"/*!{version}{pad}{name}{pad}*/" if wrap else name
+        for name, wrap in zip(names, [*wrapped, True], strict=True)
+    }
+    value = template.format(**words)
+    finding = scan(value)
+    assert finding is not None, value
+    assert finding.rule is Detector.SQLI, (value, finding)
+
+
+def test_a_comment_that_is_not_versioned_stays_a_comment() -> None:
+    assert scan("see /* the union of all select fields */ below") is None
+    assert scan("see /*! a note */ below") is None

@@ -1238,6 +1238,10 @@ def _mentions_from(tokens: list[Token], i: int) -> bool:
 
 # Characters without which no SQL injection can be written; plain text without them (and
 # without the few keywords that need no punctuation) is skipped.
+# A MySQL versioned comment, /*!50000 union*/: MySQL runs its body. Closed, its body (which
+# stops at the next "/*", possessive: each character is read from one opener) is put in place
+# of the whole comment; an opener left without a close is a space.
+_VERSIONED_CLOSED = re.compile(r"/\*!\d*+((?:[^*/]|\*(?!/)|/(?!\*))*+)\*/")
 _VERSIONED = re.compile(r"/\*!\d*")
 # Tested in two steps: a bare character class is a fast scan, where one pattern with "--" and
 # "/*" as alternatives tried its branches at every "-" and "/" (100 us over "../../...").
@@ -1506,7 +1510,12 @@ def sql_reason(text: str) -> str | None:
     """
     low = text  # lower-cased by the engine
     if low.rfind("/*!") >= 0:  # rfind: faster than "in" on long text (see contains_any)
-        low = _VERSIONED.sub(" ", low)  # MySQL runs /*!50000 ... */ bodies: read them as code
+        # MySQL runs /*!50000 ... */ bodies: read them as code. Joined by spaces, the split's
+        # text and bodies are the comments replaced by " body " (a template's Python call a
+        # match cost 1.7 ms over 1,666 of them).
+        if low.rfind("*/") >= 0:
+            low = " ".join(_VERSIONED_CLOSED.split(low))
+        low = _VERSIONED.sub(" ", low)
     words_absent = False
     if (
         _PREFILTER_CHAR.search(low) is None
