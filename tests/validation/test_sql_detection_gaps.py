@@ -149,7 +149,7 @@ def test_long_padding_stays_fast(head: str) -> None:
 _VERSIONED_TEMPLATES = [
     "1 {union} {all} {select} null,version()--",
     "' {or} 1=1-- -",
-    "x\" {and} sleep(3)#",
+    'x" {and} sleep(3)#',
     "5) {union} {select} table_name {from} information_schema.tables#",
     "'; {select} pg_sleep(4)--",
 ]

@@ -43,7 +43,6 @@ from hardpoint.validation._sql import (
     _SQL_PHRASE,
     _TOKEN,
     _TYPE_OF_INDEX,
-    _VERSIONED,
     _WORD,
     Token,
     _analyse,
@@ -305,8 +304,7 @@ def old_sql_reason(text: str) -> str | None:
     number of tokens, once bare and once per quote character the value contains.
     """
     low = text  # lower-cased by the engine
-    if "/*!" in low:
-        low = _VERSIONED.sub(" ", low)  # MySQL runs /*!50000 ... */ bodies: read them as code
+    low = _sql.versioned_as_code(low)  # (since replaced: the opener alone was a space)
     if (
         _PREFILTER_CHARS.search(low) is None
         and not contains_any(low, _PREFILTER_WORDS)
