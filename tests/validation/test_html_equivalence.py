@@ -3,7 +3,8 @@
 The rewrite of ``_html`` (literal-led patterns, words looked up once, fewer scans of long
 values) must not change any verdict or reason. The replaced patterns and functions are kept
 here verbatim and compared with the new ones on strings drawn from the fragments the patterns
-care about; long draws (over 256 characters) take the long-value paths.
+care about; long draws (over 256 characters) take the long-value paths. A rule changed on
+purpose since is changed in both, where the comment says so.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ _OLD_JS_STRONG: Final = (
     (
         _OLD_CALLS,
         re.compile(
-            r"\b(?:alert|prompt|confirm)\s*(?:\(\s*[^)\s]|`)|\((?:alert|prompt|confirm|eval)\)\s*\("
+            # Since replaced (session 8, in both): not a definition, and after a space a call
+            # only with an argument that reads as code ("confirm (by email)" is prose).
+            r"\b(?<!def )(?<!function )(?:alert|prompt|confirm)"
+            r"(?:\(\s*[^)\s]|\s+\(\s*" + _html._CODE_ARGUMENT + r"|\s*`)"
+            r"|\((?:alert|prompt|confirm|eval)\)\s*\("
             r"|=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\$\{\s*(?:alert|prompt|confirm|eval)\s*\}"
         ),
     ),
@@ -91,7 +96,10 @@ _OLD_COMMENTS = re.compile(r"/\*.{0,256}?\*/", re.DOTALL)
 _OLD_JS_SINK: Final = (
     (
         (*_OLD_CALLS, "settimeout", "setinterval", "fetch"),
-        re.compile(r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch)\s*(?:\(|`)"),
+        re.compile(  # (session 8, in both: after a space, an argument that reads as code)
+            r"\b(?:alert|prompt|confirm|eval|settimeout|setinterval|fetch)"
+            r"(?:[(`]|\s+(?:`|\(\s*" + _html._CODE_ARGUMENT + "))"
+        ),
     ),
     (("document",), re.compile(r"\bdocument\s*\.\s*(?:cookie|domain|write|location)")),
     (("window",), re.compile(r"\bwindow\s*\.\s*(?:location|name|open)")),
