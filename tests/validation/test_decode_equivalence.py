@@ -266,3 +266,15 @@ def test_percent_decode_returns_text_without_escapes_as_the_full_path_does(value
     if "%" in value and "%u" not in value and "%U" not in value:
         expected = _decode._fold_bytes(_decode._unquote_to_bytes(value))
         assert _decode.percent_decode(value) == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet="%1aGe2", max_size=40)
+    | st.lists(st.sampled_from(["%", "%%", "%2", "%e", "1", "x", "%%3", "é"]), min_size=200).map(
+        "".join
+    )
+)
+def test_split_escapes_join_as_the_template_joins_them(value: str) -> None:
+    """IIS's %%32%%65: each %X%Y, read left to right without overlap, becomes %XY."""
+    assert _decode._join_split_escapes(value) == _decode._SPLIT_ESCAPE.sub(r"%\1\2", value)

@@ -519,6 +519,19 @@ _LATIN1_NFKC_WRITES: Final = tuple(
 _LATIN1_NFKC_EXTRAS: Final = frozenset(text[-1] for text in _LATIN1_NFKC_WRITES)
 
 
+def _join_split_escapes(value: str) -> str:
+    r"""*value* with each ``%X%Y`` as ``%XY``: ``_SPLIT_ESCAPE.sub(r"%\1\2", value)``.
+
+    One split (text, digit, digit, text, ...), the first digit of each pair given back its
+    "%": the template's Python call a pair cost 0.4 ms over 10,000 characters of percent soup.
+    """
+    parts = _SPLIT_ESCAPE.split(value)
+    if len(parts) == 1:
+        return value
+    parts[1::3] = map("%".__add__, parts[1::3])
+    return "".join(parts)
+
+
 def _one_round(value: str, normal: str) -> tuple[str, str]:
     """One round of decoding, and a string known to be in NFKC ("" when none is).
 
@@ -527,7 +540,7 @@ def _one_round(value: str, normal: str) -> tuple[str, str]:
     that costs 250 us a round).
     """
     if "%" in value:
-        value = _SPLIT_ESCAPE.sub(r"%\1\2", value)  # %%32%%65 -> %2%e: IIS read it as %2e
+        value = _join_split_escapes(value)  # %%32%%65 -> %2%e: IIS read it as %2e
         value = percent_decode(value)
     if "&" in value:
         value = _html_unescape(value)
