@@ -32,7 +32,10 @@ _OLD_SENSITIVE = re.compile(
     r"|proc/(?:self|\d+)/|boot\.ini|win\.ini|system\.ini|windows/(?:win\.ini|repair/)"
     r"|system32/(?:config/|drivers/etc/)"
     r"|winnt/|\.ssh/|\.htpasswd|\.htaccess|\.aws/credentials|\.git/config|\.env$"
-    r"|var/log/|wp-config\.php)"
+    r"|var/log/|wp-config\.php"
+    # Since added (session 8, in both): server configuration and logs.
+    r"|(?:httpd|httpd-ssl|apache2?|nginx|lighttpd|vhosts|pure-ftpd|proftpd|vsftpd|my)\.c(?:onf|nf)\b"
+    r"|php\.ini|pure-?ftpd\.pdb|logs/(?:access|error)[._]log)"
 )
 _OLD_SENSITIVE_WORDS: Final = (
     "passwd",
@@ -164,7 +167,8 @@ _FRAGMENTS = [
     "var/log", "proc/", "self", "global.asa", "wp-config", ".php", "file:", ":/", "://",
     "php", "phar", "expect", "zip", "data", "gopher", "~", "c:", "2f", "5c", "%bg", "%qf",
     "%2f", "a", "b", "e", "i", "n", "s", "x", "z", "0", "1", "9", " ", "\t", "\n", "?", "#",
-    "'", '"', "(", "-", "é", "中", "\u2028",
+    "'", '"', "(", "-", "é", "中", "\u2028", "php.ini", "httpd.conf", ".conf", "my.cnf", "logs/",
+    "error_log", "access.log", "nginx", ".cnf", "ftpd.pdb",
 ]  # fmt: skip
 _SHORT = st.lists(st.sampled_from(_FRAGMENTS), max_size=40).map("".join)
 _LONG = st.lists(st.sampled_from(_FRAGMENTS), min_size=60, max_size=250).map("".join)
