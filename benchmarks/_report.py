@@ -37,7 +37,10 @@ class Table:
         """Render as a Markdown section."""
         align = ["---", *["---:"] * (len(self.headers) - 1)]
         out = [f"### {self.title}", ""]
-        out += ["| " + " | ".join(cells) + " |" for cells in (self.headers, align, *self.rows)]
+        out += [
+            "| " + " | ".join(map(_cell, cells)) + " |"
+            for cells in (self.headers, align, *self.rows)
+        ]
         if self.notes:
             out += ["", *(f"- {note}" for note in self.notes)]
         return "\n".join(out) + "\n"
@@ -120,6 +123,12 @@ class Report:
             out += [f"### {title}", "", *(f"- {item}" for item in items or ["(none)"]), ""]
         out += ["### Targets", "", "| result | target | measured |", "| --- | --- | --- |"]
         out += [
-            f"| {'PASS' if t.passed else 'FAIL'} | {t.name} | {t.detail} |" for t in self.targets
+            f"| {'PASS' if t.passed else 'FAIL'} | {_cell(t.name)} | {_cell(t.detail)} |"
+            for t in self.targets
         ]
         return "\n".join(out) + "\n"
+
+
+def _cell(text: str) -> str:
+    """*text* as a Markdown table cell: a "|" in it would end the cell."""
+    return text.replace("|", "\\|")
