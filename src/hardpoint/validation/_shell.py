@@ -759,6 +759,12 @@ _STOPWORDS: Final = frozenset(
     }
 )
 _BRACE = re.compile(r"\{(,?)\s*([\w$\"'/.-]{1,64})(,[^{}]{0,256})?\}")
+# A brace expansion inside the first word of a command line: its first expansion is the
+# command (c{a,oun}t runs "cat count", {l,-lh}s runs "ls -lhs").
+_BRACE_WORD = re.compile(
+    r"(?:^|(?<=[\s;&|`(\x1f]))([a-z]{0,8})\{([a-z]{1,16}),[^{}\s]{0,64}\}([a-z]{0,8})"
+    r"(?=[\s;&|)`]|$)"
+)
 _SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)(?:\s+[\w.-]+)?\s+-{1,2}[a-z]")
 _ARG_EVIDENCE = re.compile(
     r"""^(?:\s*(?:-{1,2}[a-z0-9]|/[a-z?*\[]|[a-z]:\\|~/|\.{1,2}/|\$|%[a-z]+%"""
@@ -1035,6 +1041,53 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
 
     *gate* False runs every per-part check (the tests compare both ways).
     """
+    reason = _command_reason(text, gate=gate)
+    if (
+        reason is None
+        and len(text) <= _RESOLVE_LIMIT
+        and "$" in text
+        and "=" in text
+        and (resolved := _resolve_variables(text)) != text
+        and _command_reason(resolved, gate=gate) is not None
+    ):
+        return "command assembled from variables"
+    return reason
+
+
+# A command spelled by variables it sets first: a=/etc&&b=/passwd&&c=cat&&$c $a$b. Each
+# assignment (a name, "=", a quoted or unquoted word) is read, and every $name or ${name} of
+# a name set is replaced by its value; the result is checked again. Such payloads are short:
+# past this length the substitution (a Python call per "$") is not worth its cost.
+_RESOLVE_LIMIT: Final = 2048
+_ASSIGNMENT = re.compile(
+    r"""(?<![\w$])([a-z_][a-z0-9_]{0,31})=('[^']{0,64}'|"[^"]{0,64}"|(?:\\.|[^\s;&|'"`$\\]){0,64})"""
+)
+_EXPANSION = re.compile(r"\$(?:\{([a-z_][a-z0-9_]{0,31})\}|([a-z_][a-z0-9_]{0,31}))")
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _resolve_variables(low: str) -> str:
+    """*low* with each ``$name`` of a variable it assigns replaced by the value assigned last."""
+    values: dict[str, str] = {}
+    for assignment in _ASSIGNMENT.finditer(low):
+        value = assignment.group(2)
+        if value[:1] in ("'", '"'):
+            value = value[1:-1]
+        elif "\\" in value:
+            value = _ESCAPE.sub(r"\1", value)  # c4=\ : a space
+        values[assignment.group(1)] = value
+    if not values:
+        return low
+
+    def value_of(expansion: re.Match[str]) -> str:
+        name = expansion.group(1) or expansion.group(2)
+        return values.get(name, expansion.group())
+
+    return _EXPANSION.sub(value_of, low)
+
+
+def _command_reason(text: str, *, gate: bool) -> str | None:
+    """`command_reason` without the variables a value sets."""
     low = text  # lower-cased by the engine
     if " " not in low and "+" in low:
         low = low.replace("+", " ")  # form encoding: dir+c:/
@@ -1070,6 +1123,9 @@ def command_reason(text: str, *, gate: bool = True) -> str | None:
         for brace in _BRACE.finditer(low):
             if (brace.group(1) or brace.group(3)) and brace.group(2).strip("$\"'") in _COMMANDS:
                 return "brace expansion"
+        for word in _BRACE_WORD.finditer(low):
+            if word.group(1) + word.group(2) + word.group(3) in _COMMANDS:
+                return "brace expansion"  # c{a,oun}t and {l,-lh}s: the first word is the command
     if "{" in low and "(" in low and _SHELLSHOCK.search(low):
         return "shellshock function definition"
     # Process substitution, <(cmd), runs a command without "$" or a backtick. (">(" is left
