@@ -7,11 +7,14 @@ the first word (``c{a,oun}t``, ``{l,-lh}s``), whose first expansion is the comma
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardpoint.validation import Detector, scan
+from hardpoint.validation._shell import _BRACE_WORD, _COMMANDS, _brace_word
 
 ATTACKS = [
     "x=/etc;y=/shadow;z=cat;$z $x$y",
@@ -77,3 +80,31 @@ def test_a_command_cut_into_variables_is_found(
     finding = scan(value)
     assert finding is not None, value
     assert finding.rule is Detector.COMMAND_INJECTION, (value, finding)
+
+
+# The brace-word rule as first written: one pattern led by the letters before the "{".
+_BRACE_WORD_REFERENCE = re.compile(
+    r"(?:^|(?<=[ \t\n\r\f\v;&|`(\x1f]))([a-z]{0,8})\{([a-z]{1,16}),[^{}\s]{0,64}\}([a-z]{0,8})"
+    r"(?=[\s;&|)`]|$)"
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["cat", "ls", "whoami", "uname", "wget", "notacmd"]),
+    st.integers(0, 8),
+    st.integers(1, 8),
+    st.sampled_from(["", " ", ";", "x", "-", "é", "ab ", "abcdefghi", "("]),
+    st.sampled_from(["x", "-lh", "", "{", "a b"]),
+    st.sampled_from(["", " -a", "x", "{", ";", ")", "é"]),
+)
+def test_the_brace_word_is_read_as_the_reference_pattern_reads_it(
+    word: str, cut: int, length: int, lead: str, other: str, tail: str
+) -> None:
+    """Led by the "{" and the letters read back, the words are the reference pattern's."""
+    cut = min(cut, len(word) - 1)
+    first = word[cut : cut + length]
+    text = f"{lead}{word[:cut]}{{{first},{other}}}{word[cut + len(first) :]}{tail}"
+    reference = {m.group(1) + m.group(2) + m.group(3) for m in _BRACE_WORD_REFERENCE.finditer(text)}
+    found = {_brace_word(text, m) for m in _BRACE_WORD.finditer(text)} - {""}
+    assert found & _COMMANDS == reference & _COMMANDS, text

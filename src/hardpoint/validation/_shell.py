@@ -760,11 +760,11 @@ _STOPWORDS: Final = frozenset(
 )
 _BRACE = re.compile(r"\{(,?)\s*([\w$\"'/.-]{1,64})(,[^{}]{0,256})?\}")
 # A brace expansion inside the first word of a command line: its first expansion is the
-# command (c{a,oun}t runs "cat count", {l,-lh}s runs "ls -lhs").
-_BRACE_WORD = re.compile(
-    r"(?:^|(?<=[\s;&|`(\x1f]))([a-z]{0,8})\{([a-z]{1,16}),[^{}\s]{0,64}\}([a-z]{0,8})"
-    r"(?=[\s;&|)`]|$)"
-)
+# command (c{a,oun}t runs "cat count", {l,-lh}s runs "ls -lhs"). Led by the "{" (a fast scan;
+# led by the letters before it, re tried every position: 4 M instructions over 10,000
+# characters); the letters before it are read back by `_brace_word`.
+_BRACE_WORD = re.compile(r"\{([a-z]{1,16}),[^{}\s]{0,64}\}([a-z]{0,8})(?=[\s;&|)`]|$)")
+_WORD_START: Final = frozenset(" \t\n\r\f\v;&|`(\x1f")
 _SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)(?:\s+[\w.-]+)?\s+-{1,2}[a-z]")
 _ARG_EVIDENCE = re.compile(
     r"""^(?:\s*(?:-{1,2}[a-z0-9]|/[a-z?*\[]|[a-z]:\\|~/|\.{1,2}/|\$|%[a-z]+%"""
@@ -1066,6 +1066,21 @@ _EXPANSION = re.compile(r"\$(?:\{([a-z_][a-z0-9_]{0,31})\}|([a-z_][a-z0-9_]{0,31
 _ESCAPE = re.compile(r"\\(.)")
 
 
+def _brace_word(low: str, brace: re.Match[str]) -> str:
+    """The first word a `_BRACE_WORD` match expands to, or "" when it starts no word.
+
+    The word is the letters before the "{" (up to 8, at the start of the value or after
+    whitespace or a separator), the first alternative, and the letters after the "}".
+    """
+    start = brace.start()
+    begin = start
+    while begin > 0 and start - begin < 8 and "a" <= low[begin - 1] <= "z":
+        begin -= 1
+    if begin > 0 and low[begin - 1] not in _WORD_START:
+        return ""  # a longer word, or one glued to other characters
+    return low[begin:start] + brace.group(1) + brace.group(2)
+
+
 def _resolve_variables(low: str) -> str:
     """*low* with each ``$name`` of a variable it assigns replaced by the value assigned last."""
     values: dict[str, str] = {}
@@ -1123,8 +1138,8 @@ def _command_reason(text: str, *, gate: bool) -> str | None:
         for brace in _BRACE.finditer(low):
             if (brace.group(1) or brace.group(3)) and brace.group(2).strip("$\"'") in _COMMANDS:
                 return "brace expansion"
-        for word in _BRACE_WORD.finditer(low):
-            if word.group(1) + word.group(2) + word.group(3) in _COMMANDS:
+        for brace in _BRACE_WORD.finditer(low):
+            if _brace_word(low, brace) in _COMMANDS:
                 return "brace expansion"  # c{a,oun}t and {l,-lh}s: the first word is the command
     if "{" in low and "(" in low and _SHELLSHOCK.search(low):
         return "shellshock function definition"
