@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hardpoint.validation import _decode
@@ -64,6 +64,9 @@ def _old_decoding() -> Iterator[None]:
         mock.patch.object(_decode, "_unquote_to_bytes", _old_unquote_to_bytes),
         mock.patch.object(_decode, "_backslash_decode", _old_backslash_decode),
         mock.patch.object(_decode, "_html_unescape", _old_html_unescape),
+        mock.patch.object(
+            _decode, "_html_unescape_settled", lambda value: (_old_html_unescape(value), False)
+        ),
         mock.patch.object(_decode, "_nfkc", _old_nfkc),
     ):
         yield
@@ -278,3 +281,49 @@ def test_percent_decode_returns_text_without_escapes_as_the_full_path_does(value
 def test_split_escapes_join_as_the_template_joins_them(value: str) -> None:
     """IIS's %%32%%65: each %X%Y, read left to right without overlap, becomes %XY."""
     assert _decode._join_split_escapes(value) == _decode._SPLIT_ESCAPE.sub(r"%\1\2", value)
+
+
+_SETTLING_PIECES = [
+    "&", "&&", "&#", "&#x", "#", ";", "a", "b", "l", "t", "lt", "gt", "amp", "not", "no", "in",
+    "&lt", "&gt;", "&amp", "&amp;", "&not", "&noti", "&#60;", "&#x3c;", "&#38;", "&#35;",
+    "&#97;", "&#0;", "&#59;", "&copy", "&eth", "&ETH;", "&reg", " ", "<", ">", "1", "x", "é",
+    "&NotEqualTilde;", "&nbsp", "&shy;", "&#x26;", "&l", "&n", "&fjlig;", "&#x", "&b", "lig;",
+]  # fmt: skip
+# A few pieces, padded past the bulk path's threshold: few references, so that the result is
+# often settled (a long draw nearly always replaces some name that unsettles it).
+_SETTLING_TEXTS = st.tuples(
+    st.lists(st.sampled_from(_SETTLING_PIECES), max_size=12).map("".join),
+    st.sampled_from([" ", "x", ".", "&x "]),
+    st.booleans(),
+).map(lambda draw: draw[0] + draw[1] * 300 if draw[2] else draw[1] * 300 + draw[0])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _SETTLING_TEXTS
+    | st.lists(st.sampled_from(_SETTLING_PIECES), min_size=60, max_size=400).map("".join)
+)
+def test_settled_unescaping_is_a_fixpoint(value: str) -> None:
+    """When the bulk path says so, unescaping its result again changes nothing."""
+    unescaped, settled = _decode._html_unescape_settled(value)
+    assert unescaped == _old_html_unescape(value)
+    if settled:
+        assert _decode._html_unescape(unescaped) == unescaped
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    _SETTLING_TEXTS
+    | st.lists(st.sampled_from(_SETTLING_PIECES), min_size=60, max_size=400).map("".join)
+)
+@example("&&fjlig;lig;" + " " * 300)  # "fj" after an "&" spells a name: "&fjlig;"
+@example("&n&#111;t;" + " " * 300)  # a digit's letter continues a name: "&not;"
+@example("&#38;lt;" + " " * 300)  # "&" itself starts one
+@example("&amp;#60;" + " " * 300)
+def test_decode_skips_only_the_unescaping_that_changes_nothing(value: str) -> None:
+    """decode() with the settled skip gives what unescaping every round gives."""
+    with mock.patch.object(
+        _decode, "_html_unescape_settled", lambda text: (_old_html_unescape(text), False)
+    ):
+        expected = _decode.decode(value)
+    assert _decode.decode(value) == expected

@@ -659,7 +659,8 @@ def test_decoding_skips_only_the_normalisations_that_change_nothing(value: str) 
 
     expected = value
     for _ in range(_decode._MAX_ROUNDS):
-        decoded, _ = _decode._one_round(expected, "")  # "" is never the text: always NFKC
+        # "" is never the text: always NFKC, always unescaped
+        decoded, _, _ = _decode._one_round(expected, "")
         if decoded == expected:
             break
         expected = decoded
@@ -679,7 +680,7 @@ def test_private_use_characters_decode_to_a_slash_in_long_text_too() -> None:
         assert decode(("中文" * 300) + char) == ("中文" * 300) + "/"
 
 
-def _round_without_latin1_path(value: str) -> tuple[str, str]:
+def _round_without_latin1_path(value: str) -> tuple[str, str, str]:
     from hardpoint.validation import _decode
 
     with mock.patch.object(_decode, "_latin1_text", return_value=False):
