@@ -86,6 +86,9 @@ _PERCENT_FRAGMENTS = [
     "%", "%%", "%u", "%U", "2", "5", "e", "E", "c0", "ae", "ff", "%25", "%2e", "%c0%ae", "%e0",
     "%80", "%af", "%ff", "%a0", "%c1%1c", "%u2216", "%41", "%4", "a", " ", "é", "中", "\ud800",
     "\\", "&#37;",
+    # What quoted-printable decoding (the fast path) would read: "=", line breaks, spaces.
+    "=", "=4", "=41", "=3D", "=\n", "\n", "\r\n", "\r", " \n", "\t\n", "_", "%0a", "%0d",
+    "%3d", "%3D", "%20", "%09", "\x00", "=%41", "%=41",
 ]  # fmt: skip
 _BACKSLASH_FRAGMENTS = [
     "\\", "\\\\", "u", "U", "x", "X", "{", "}", "0", "3c", "0027", "d800", "DFFF", "ffff",
@@ -159,7 +162,12 @@ def test_html_unescape_numeric_specials() -> None:
 @settings(max_examples=400, deadline=None)
 @given(_texts(_PERCENT_FRAGMENTS, 60) | _long_texts(_PERCENT_FRAGMENTS))
 def test_unquote_to_bytes_matches_old(value: str) -> None:
-    assert _decode._unquote_to_bytes(value) == _old_unquote_to_bytes(value)
+    expected = _old_unquote_to_bytes(value)
+    assert _decode._unquote_to_bytes(value) == expected
+    raw = value.encode("utf-8", "surrogatepass")
+    # Both ways, whichever the count of "%%" picks.
+    assert _decode._unquote_by_qp(raw) == expected
+    assert _decode._unquote_by_runs(raw) == expected
 
 
 @settings(max_examples=400, deadline=None)
