@@ -100,6 +100,14 @@ class Report:
         passed = sum(t.passed for t in self.targets)
         print(f"{passed}/{len(self.targets)} targets met")
 
+    def finish(self, elapsed: float, markdown: Path | None, *, intro: str) -> int:
+        """Print the targets and the time taken, write the Markdown when asked; exit status 0."""
+        self.print_targets()
+        print(f"total time: {elapsed:.0f} s")
+        if markdown is not None:
+            self.write_markdown(markdown, intro=intro)
+        return 0
+
     def write_markdown(self, path: Path, *, intro: str) -> None:
         """Write `markdown` to *path* (its folder created if needed) and say so."""
         path.parent.mkdir(parents=True, exist_ok=True)
