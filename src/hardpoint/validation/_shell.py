@@ -698,12 +698,12 @@ _BATCH_EQUALS: Final = (
     r"""\s*(?>"[^"]*+"|'[^']*+'|\([^\s"():]*+\)|[^\s"():=]++)"""
     r"""(?=[ \t]*\Z|[ \t]*\(|[ \t]+(?!(?:and|or|then|is|in|not)\b|&&|\|\|)[^\s{:])"""
 )
+# What _BATCH needs: IF or FOR and a delimiter (cmd.exe splits on tabs as on spaces; "if/i").
+_BATCH_WORDS: Final = ("if ", "if\t", "if/", "for ", "for\t")
 # cmd.exe batch grammar: IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL|x==y ..., FOR %%G IN (...) DO.
 # The first operand is possessive and ends before "==" ("red===red" splits as "red=" and
 # "red"): as a run of any non-space it was given back a character at a time (0.4 ms over
 # "if " and 10,000 letters).
-# What _BATCH needs: IF or FOR and a delimiter (cmd.exe splits on tabs as on spaces; "if/i").
-_BATCH_WORDS: Final = ("if ", "if\t", "if/", "for ", "for\t")
 _BATCH = re.compile(
     r"^\s*+(?:[^&|]*+[&|]++\s*+)?(?:if\s*(?:/i\s+)?(?:not\s+)?(?:exist|defined|errorlevel|cmdextversion"
     r"|(?:\"[^\"]*+\"|[^\s=]++=?)\s*(?:\s(?:equ|neq|lss|leq|gtr|geq)\s|==" + _BATCH_EQUALS + "))"
@@ -765,6 +765,23 @@ _BRACE = re.compile(r"\{(,?)\s*([\w$\"'/.-]{1,64})(,[^{}]{0,256})?\}")
 # characters); the letters before it are read back by `_brace_word`.
 _BRACE_WORD = re.compile(r"\{([a-z]{1,16}),[^{}\s]{0,64}\}([a-z]{0,8})(?=[\s;&|)`]|$)")
 _WORD_START: Final = frozenset(" \t\n\r\f\v;&|`(\x1f")
+
+
+def _brace_word(low: str, brace: re.Match[str]) -> str:
+    """The first word a `_BRACE_WORD` match expands to, or "" when it starts no word.
+
+    The word is the letters before the "{" (up to 8, at the start of the value or after
+    whitespace or a separator), the first alternative, and the letters after the "}".
+    """
+    start = brace.start()
+    begin = start
+    while begin > 0 and start - begin < 8 and "a" <= low[begin - 1] <= "z":
+        begin -= 1
+    if begin > 0 and low[begin - 1] not in _WORD_START:
+        return ""  # a longer word, or one glued to other characters
+    return low[begin:start] + brace.group(1) + brace.group(2)
+
+
 _SEPARATED_FLAGS = re.compile(r"^\s?([a-z][\w.-]*)(?:\s+[\w.-]+)?\s+-{1,2}[a-z]")
 _ARG_EVIDENCE = re.compile(
     r"""^(?:\s*(?:-{1,2}[a-z0-9]|/[a-z?*\[]|[a-z]:\\|~/|\.{1,2}/|\$|%[a-z]+%"""
@@ -1064,21 +1081,6 @@ _ASSIGNMENT = re.compile(
 )
 _EXPANSION = re.compile(r"\$(?:\{([a-z_][a-z0-9_]{0,31})\}|([a-z_][a-z0-9_]{0,31}))")
 _ESCAPE = re.compile(r"\\(.)")
-
-
-def _brace_word(low: str, brace: re.Match[str]) -> str:
-    """The first word a `_BRACE_WORD` match expands to, or "" when it starts no word.
-
-    The word is the letters before the "{" (up to 8, at the start of the value or after
-    whitespace or a separator), the first alternative, and the letters after the "}".
-    """
-    start = brace.start()
-    begin = start
-    while begin > 0 and start - begin < 8 and "a" <= low[begin - 1] <= "z":
-        begin -= 1
-    if begin > 0 and low[begin - 1] not in _WORD_START:
-        return ""  # a longer word, or one glued to other characters
-    return low[begin:start] + brace.group(1) + brace.group(2)
 
 
 def _resolve_variables(low: str) -> str:
