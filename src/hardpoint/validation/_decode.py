@@ -18,7 +18,7 @@ from html.entities import html5 as _HTML5
 from itertools import repeat
 from typing import Final, cast
 
-from ._text import contains_any, replace_chars, trie_pattern
+from ._text import NONE_AS_EMPTY, Fill, contains_any, replace_chars, trie_pattern
 
 __all__ = ["decode", "percent_decode"]
 
@@ -324,7 +324,7 @@ def _backslash_decode(value: str) -> str:
     codes = list(
         map(
             int,
-            map(str.__add__, map(_NONE_EMPTY, wide, wide), map(_NONE_EMPTY, byte, byte)),
+            map(str.__add__, map(NONE_AS_EMPTY, wide, wide), map(NONE_AS_EMPTY, byte, byte)),
             repeat(16),
         )
     )
@@ -333,9 +333,6 @@ def _backslash_decode(value: str) -> str:
     return "".join(parts)
 
 
-# ``_NONE_EMPTY(x, x)``: "" for None, else x, at C speed (a dict's get, x the default).
-_Fill = Callable[[str | None, str | None], str]
-_NONE_EMPTY: Final = cast("_Fill", {None: ""}.get)
 _NO_SURROGATE: Final = dict.fromkeys(range(0xD800, 0xE000), "")
 
 
@@ -381,8 +378,8 @@ _CHARREF_SPECIAL: Final[dict[int, str]] = {
     **getattr(html, "_invalid_charrefs", {}),
 }
 # Numeric groups of the other kinds of reference read as 0x10FFFF, which becomes "".
-_NONE_DEC: Final = cast("_Fill", {None: "1114111"}.get)
-_NONE_HEX: Final = cast("_Fill", {None: "10ffff"}.get)
+_NONE_DEC: Final = cast("Fill", {None: "1114111"}.get)
+_NONE_HEX: Final = cast("Fill", {None: "10ffff"}.get)
 
 
 # Every HTML5 name, and "" for the empty name group (None) of a numeric reference.

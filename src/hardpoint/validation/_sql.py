@@ -14,10 +14,9 @@ verbs are not followed by the tokens SQL needs after them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Final, cast
+from typing import Final
 
-from ._text import LONG_TEXT, contains_any
+from ._text import LONG_TEXT, NONE_AS_EMPTY, contains_any
 
 __all__ = ["sql_reason"]
 
@@ -1261,9 +1260,6 @@ def _mentions_from(tokens: list[Token], i: int) -> bool:
 _COMMENT_OR_VERSIONED = re.compile(
     r"(/\*(?!!)(?:[^*]|\*(?!/))*+(?:\*/)?)|/\*!\d*+((?:[^*/]|\*(?!/)|/(?!\*))*+)\*/"
 )
-# `_SPACED_BODY(body, " body ")`: "" for the None of the other kind's match, else the body
-# between spaces (or, given itself, the comment). At C speed: a dict's get, the default.
-_SPACED_BODY: Final = cast("Callable[[str | None, str | None], str]", {None: ""}.get)
 _VERSIONED = re.compile(r"/\*!\d*")
 # Tested in two steps: a bare character class is a fast scan, where one pattern with "--" and
 # "/*" as alternatives tried its branches at every "-" and "/" (100 us over "../../...").
@@ -1537,8 +1533,8 @@ def versioned_as_code(low: str) -> str:
     if low.rfind("*/") >= 0:
         parts = _COMMENT_OR_VERSIONED.split(low)  # text, comment, body, text, ...
         comments, bodies = parts[1::3], parts[2::3]
-        parts[1::3] = map(_SPACED_BODY, comments, comments)  # a comment is its own default
-        parts[2::3] = map(_SPACED_BODY, bodies, map(" {} ".format, bodies))
+        parts[1::3] = map(NONE_AS_EMPTY, comments, comments)  # a comment is its own default
+        parts[2::3] = map(NONE_AS_EMPTY, bodies, map(" {} ".format, bodies))  # " body "
         low = "".join(parts)
     return _VERSIONED.sub(" ", low)
 

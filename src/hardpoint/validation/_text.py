@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, cast
 
-__all__ = ["LONG_TEXT", "contains_any", "longest_first", "replace_chars", "trie_pattern"]
+__all__ = [
+    "LONG_TEXT",
+    "NONE_AS_EMPTY",
+    "Fill",
+    "contains_any",
+    "longest_first",
+    "replace_chars",
+    "trie_pattern",
+]
+
+Fill = Callable[[str | None, str | None], str]
+"""A dict's get over the None of a group that did not match: ``fill(group, default)``."""
+
+NONE_AS_EMPTY: Final = cast("Fill", {None: ""}.get)
+"""``NONE_AS_EMPTY(x, d)`` is "" when x is None, else d (x itself, or what stands for it):
+for ``map()`` over the groups of a split, at C speed."""
 
 
 def contains_any(text: str, needles: Iterable[str]) -> bool:
