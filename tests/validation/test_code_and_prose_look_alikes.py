@@ -9,12 +9,14 @@ the comparison rule by generated Python and batch lines.
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hardpoint.validation import Detector, scan
-from hardpoint.validation._shell import command_reason
+from hardpoint.validation._shell import _BATCH, _batch_command, command_reason
 
 BENIGN = [
     # Comparisons in Python, C, JavaScript and Lua.
@@ -143,3 +145,21 @@ def test_a_batch_comparison_before_a_command_is_flagged(
     equals = f"{gap}=={gap}" if spaced else "=="
     line = f"if{gap}{'not' + gap if negated else ''}{left}{equals}{right}{gap}{command}"
     assert command_reason(line.lower()) == "batch command", line
+
+
+# The batch rule as one pattern searched from the start, as it was first written: the start of
+# the value, or after its first run of "&" or "|".
+_BATCH_SEARCHED = re.compile(r"^\s*+(?:[^&|]*+[&|]++\s*+)?" + _BATCH.pattern.removeprefix(r"\s*+"))
+_BATCH_PIECES = [
+    "if ", "if\t", "if/i ", "for ", "not ", "exist ", "a==b", "x ", "==", " ", "&", "&&", "|",
+    "||", ";", "%%g", " in (", "(", "do", "echo", "'", '"', ":", "\n",
+]  # fmt: skip
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(_BATCH_PIECES), max_size=14).map("".join))
+@example("| if a==b echo & x")  # the first run is the "|": the "&" comes later
+@example("x & if a==b echo | y")
+def test_the_batch_rule_reads_where_the_searched_pattern_read(value: str) -> None:
+    """Two anchored matches (the start, after the first run of & or |) as the one search."""
+    assert _batch_command(value) == (_BATCH_SEARCHED.search(value) is not None), value
