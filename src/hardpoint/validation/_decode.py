@@ -401,10 +401,6 @@ def _charref_chars(codes: list[int]) -> map[str]:
     return map(_CHARREF_SPECIAL.get, codes, map(chr, codes))
 
 
-def _html_unescape(value: str) -> str:
-    return _html_unescape_settled(value)[0]
-
-
 def _html_unescape_settled(value: str) -> tuple[str, bool]:
     """``html.unescape(value)``, and whether unescaping that again is known to change nothing.
 
