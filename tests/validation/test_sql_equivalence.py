@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -430,6 +431,37 @@ def test_known_calls_are_found_among_the_first_parentheses_as_before(value: str)
     assert _sql._wants_anywhere(value, phrase=False) == _old_wants_anywhere(value, phrase=False)
 
 
+_QUOTED_CALLS = st.lists(
+    st.sampled_from([*"a_1.( \t;'\"", "\u3000", "sleep", "sleep (", "x" * 30, "md5(", "((((("]),
+    max_size=300,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_QUOTED_CALLS)
+def test_the_calls_found_once_answer_every_quote_context(value: str) -> None:
+    """`_KnownCalls` splits the whole value once; each quote context is its own suffix."""
+    cuts = (value.find("'"), value.find('"'))
+    known = _sql._KnownCalls(value, max(cuts) + 1)
+    for start in (0, *(cut + 1 for cut in cuts if cut >= 0)):
+        suffix = value[start:]
+        expected = "(" in suffix and _sql._calls_known_function(suffix)
+        assert known.after(start) == expected
+        if ";" not in suffix:  # (the old gate also looks for a statement after one)
+            assert expected == _old_wants_anywhere(suffix, phrase=False)
+    assert _sql.sql_reason(value) == old_sql_reason(value)
+
+
+@pytest.mark.parametrize("before", [0, 3, 200])
+@pytest.mark.parametrize("parens", [158, 159, 160, 161])
+def test_a_quote_context_sees_its_own_first_parentheses(before: int, parens: int) -> None:
+    """The call after *parens* "(" counts in the quote context only when it is within its 160."""
+    value = "(" * before + "x'" + "(" * parens + "sleep(1)"
+    known = _sql._KnownCalls(value, before + 2)
+    assert known.after(before + 2) == (parens < _FULL)
+    assert known.after(0) == (before + parens < _FULL)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
@@ -514,3 +546,9 @@ def test_padded_values_get_the_old_verdict(head: str, size: int, pad: str) -> No
     """One long word, a long unterminated string, long runs after an attack or before one."""
     for value in (head + pad * (size // len(pad)), pad * (size // len(pad)) + head):
         assert _sql.sql_reason(value) == old_sql_reason(value)
+
+
+def test_every_space_ends_a_piece_that_may_hold_a_call() -> None:
+    """`_CALL_ENDS` reads str.isspace() for characters below U+3001 only: there are no others."""
+    spaces = {chr(code) for code in range(0x110000) if chr(code).isspace()}
+    assert spaces <= _sql._CALL_ENDS
