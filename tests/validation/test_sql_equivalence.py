@@ -440,13 +440,13 @@ _QUOTED_CALLS = st.lists(
 @settings(max_examples=300, deadline=None)
 @given(_QUOTED_CALLS)
 def test_the_calls_found_once_answer_every_quote_context(value: str) -> None:
-    """`_KnownCalls` splits the whole value once; each quote context is its own suffix."""
+    """The whole value is split once; each quote context is its own suffix."""
     cuts = (value.find("'"), value.find('"'))
-    known = _sql._KnownCalls(value, max(cuts) + 1)
+    known = _sql._known_call_parens(value, value.count("(", 0, max(*cuts, 0)) + _FULL)
     for start in (0, *(cut + 1 for cut in cuts if cut >= 0)):
         suffix = value[start:]
         expected = "(" in suffix and _sql._calls_known_function(suffix)
-        assert known.after(start) == expected
+        assert _sql._calls_among(known, value.count("(", 0, start)) == expected
         if ";" not in suffix:  # (the old gate also looks for a statement after one)
             assert expected == _old_wants_anywhere(suffix, phrase=False)
     assert _sql.sql_reason(value) == old_sql_reason(value)
@@ -457,9 +457,10 @@ def test_the_calls_found_once_answer_every_quote_context(value: str) -> None:
 def test_a_quote_context_sees_its_own_first_parentheses(before: int, parens: int) -> None:
     """The call after *parens* "(" counts in the quote context only when it is within its 160."""
     value = "(" * before + "x'" + "(" * parens + "sleep(1)"
-    known = _sql._KnownCalls(value, before + 2)
-    assert known.after(before + 2) == (parens < _FULL)
-    assert known.after(0) == (before + parens < _FULL)
+    known = _sql._known_call_parens(value, before + _FULL)
+    assert _sql._calls_among(known, before) == (parens < _FULL)
+    assert _sql._calls_among(known, 0) == (before + parens < _FULL)
+    assert _sql.sql_reason(value) == old_sql_reason(value)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Iterable
 from itertools import compress
 from operator import itemgetter
 from typing import Final
@@ -1412,14 +1411,14 @@ _PHRASE_GATES: Final = (
 )
 
 
-def _wants_anywhere(low: str, *, phrase: bool, calls: Callable[[], bool] | None = None) -> bool:
+def _wants_anywhere(low: str, *, phrase: bool, calls: bool | None = None) -> bool:
     """Whether a whole-value rule could match *low*; *phrase*: `_SQL_PHRASE` matches in it.
 
-    *calls*, when given, answers `_calls_known_function` for *low* (`_KnownCalls`).
+    *calls*, when known (`_calls_among`), is `_calls_known_function` of *low*.
     """
     if phrase:
         return True
-    if calls() if calls is not None else ("(" in low and _calls_known_function(low)):
+    if calls if calls is not None else ("(" in low and _calls_known_function(low)):
         return True
     return ";" in low and _STATEMENT_AFTER_SEMICOLON.search(low) is not None
 
@@ -1427,9 +1426,15 @@ def _wants_anywhere(low: str, *, phrase: bool, calls: Callable[[], bool] | None 
 def _calls_known_function(low: str) -> bool:
     """Whether one of the first `_FULL` "(" of *low* follows the name of a function we know.
 
-    Calls past the full lex's horizon cannot matter.
+    Calls past the full lex's horizon cannot matter. The text is split at those parentheses
+    in one pass, each piece read as `_known_call_parens` reads it, up to the first call.
     """
-    return bool(_known_call_parens(low, _FULL))
+    pieces = low.split("(", _FULL)
+    pieces.pop()  # the text after the last of them
+    for piece in pieces:
+        if piece[-1:] in _CALL_ENDS and _call_name(piece, len(piece)) in _KNOWN_CALLS:
+            return True
+    return False
 
 
 def _known_call_parens(low: str, count: int) -> list[int]:
@@ -1438,47 +1443,39 @@ def _known_call_parens(low: str, count: int) -> list[int]:
     The text is split at those parentheses in one pass: `_call_name` reads back from a "("
     no further than the "(" before it (not a name character, not a space), so the piece
     before each gives the same name as the value. Most pieces end in a character no known
-    name ends with: they are passed over at C speed, without a Python step each.
+    name ends with; when there are many, those are passed over at C speed, without a Python
+    step each (on a few, building the iterators costs more than the steps).
     """
     pieces = low.split("(", count)
     pieces.pop()  # the text after the last of them
-    ends = map(_LAST_CHARACTER, pieces)
-    candidates = compress(range(len(pieces)), map(_CALL_ENDS.__contains__, ends))
-    return [i for i in candidates if _call_name(pieces[i], len(pieces[i])) in _KNOWN_CALLS]
+    candidates: Iterable[int] = range(len(pieces))
+    if len(pieces) > _MANY_PIECES:
+        ends = map(_LAST_CHARACTER, pieces)
+        candidates = compress(candidates, map(_CALL_ENDS.__contains__, ends))
+    known: list[int] = []
+    for index in candidates:
+        piece = pieces[index]
+        if piece[-1:] in _CALL_ENDS and _call_name(piece, len(piece)) in _KNOWN_CALLS:
+            known.append(index)
+    return known
 
 
+_MANY_PIECES: Final = 16
 _LAST_CHARACTER: Final = itemgetter(slice(-1, None))
 
 
-class _KnownCalls:
-    """`_calls_known_function` for a value and for its suffixes after a quote, split once.
+def _calls_among(known: list[int], first: int) -> bool:
+    """Whether one of the `_FULL` "(" from the one numbered *first* is in *known*.
 
-    A quote context is the text after a quote, and the quote stops `_call_name`'s reading
-    back (neither a name character nor a space): each "(" of the suffix follows the name
-    it follows in the whole value. So the known calls of the whole value, among enough of
-    its parentheses, answer every context (three splits of 10,000 characters of random
-    punctuation cost 270 us, the one 90).
+    *known* is `_known_call_parens` of a value (far enough), and *first* the number of the
+    first "(" of a suffix that starts after a quote: the answer is `_calls_known_function`
+    of that suffix. The quote stops `_call_name`'s reading back (neither a name character
+    nor a space), so each "(" of the suffix follows the name it follows in the whole value,
+    and one split of the whole value answers every quote context (three splits of 10,000
+    characters of random punctuation cost 270 us, one 90).
     """
-
-    __slots__ = ("_count", "_known", "_low")
-
-    def __init__(self, low: str, last_start: int) -> None:
-        self._low = low
-        # Each context looks at its first `_FULL` parentheses: those of the last one to start
-        # are the furthest.
-        self._count = low.count("(", 0, last_start) + _FULL
-        self._known: list[int] | None = None
-
-    def after(self, start: int) -> bool:
-        """`_calls_known_function` of the suffix of the value from *start* (0 or after a quote)."""
-        low = self._low
-        if low.rfind("(", start) < 0:
-            return False
-        if self._known is None:
-            self._known = _known_call_parens(low, self._count)
-        first = low.count("(", 0, start) if start else 0
-        at = bisect_left(self._known, first)
-        return at < len(self._known) and self._known[at] < first + _FULL
+    at = bisect_left(known, first)
+    return at < len(known) and known[at] < first + _FULL
 
 
 _CALL_WORDS: Final = frozenset({"sleep", "pg_sleep", "benchmark", "iif", "nchar"})
@@ -1541,7 +1538,7 @@ def _context(
     *,
     quote: str,
     phrase: bool,
-    calls: Callable[[], bool] | None = None,
+    calls: bool | None = None,
 ) -> str | None:
     if not prefix and not _bare_rules_may_apply(low):
         wanted = _wants_anywhere(low, phrase=phrase, calls=calls)
@@ -1617,8 +1614,16 @@ def sql_reason(text: str) -> str | None:
     # value) holds one when it starts at or before it.
     phrase = _last_phrase(low, prefilter_words_absent=words_absent)
     cuts = (low.find("'"), low.find('"'))
-    known = _KnownCalls(low, max(cuts) + 1)
-    reason = _context(low, [], quote="", phrase=phrase >= 0, calls=partial(known.after, 0))
+    # On long text, the known calls among the parentheses any context looks at (up to the
+    # `_FULL`th after the quote that starts the last one), found once for all of them, if
+    # any context holds no phrase (one that does wants the whole-value rules anyway). Short
+    # text is split by each context that needs it: mostly none does (a rule of the head
+    # matched first), and the search stops at the first call.
+    known: list[int] | None = None
+    if len(low) > LONG_TEXT and (phrase < 0 or phrase <= max(cuts)):
+        known = _known_call_parens(low, low.count("(", 0, max(*cuts, 0)) + _FULL)
+    calls = None if known is None else _calls_among(known, 0)
+    reason = _context(low, [], quote="", phrase=phrase >= 0, calls=calls)
     if reason:
         return reason
     for quote, cut in zip(("'", '"'), cuts, strict=True):
@@ -1630,7 +1635,8 @@ def sql_reason(text: str) -> str | None:
                 word = _LEADING_WORD.match(rest)
                 if word is None or word.group() not in _KEYWORD_TYPES:
                     continue
-            calls = partial(known.after, cut + 1)
+            if known is not None:
+                calls = bool(known) and _calls_among(known, low.count("(", 0, cut))
             reason = _context(
                 rest, [("s", low[:cut])], quote=quote, phrase=phrase > cut, calls=calls
             )
