@@ -10,10 +10,12 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -93,6 +95,8 @@ _PERCENT_FRAGMENTS = [
     # What quoted-printable decoding (the fast path) would read: "=", line breaks, spaces.
     "=", "=4", "=41", "=3D", "=\n", "\n", "\r\n", "\r", " \n", "\t\n", "_", "%0a", "%0d",
     "%3d", "%3D", "%20", "%09", "\x00", "=%41", "%=41",
+    # The marks of the quoted-printable path, as bytes and as escapes.
+    "\x01", "\x02", "%01", "%03", "\x06", "%06", "%%%",
 ]  # fmt: skip
 _BACKSLASH_FRAGMENTS = [
     "\\", "\\\\", "u", "U", "x", "X", "{", "}", "0", "3c", "0027", "d800", "DFFF", "ffff",
@@ -169,9 +173,28 @@ def test_unquote_to_bytes_matches_old(value: str) -> None:
     expected = _old_unquote_to_bytes(value)
     assert _decode._unquote_to_bytes(value) == expected
     raw = value.encode("utf-8", "surrogatepass")
-    # Both ways, whichever the count of "%%" picks.
+    # Every way, whichever is picked: by marks unless the value holds them all.
+    assert _decode._unquote_by_marks(raw) in (None, expected)
     assert _decode._unquote_by_qp(raw) == expected
     assert _decode._unquote_by_runs(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "%%%41", "%%%%41%", "%41=%3d%3D=", "a%\r\n%\n%", "a%\rb%41", "%", "%%", "=%", "%c0%ae%%2e%",
+        "\x01\x02%03%3d%%", "%%\x01%02%41=",  # marks taken: the next ones serve
+    ],
+)  # fmt: skip
+def test_the_marks_read_back_as_what_they_stood_for(value: str) -> None:
+    raw = value.encode()
+    assert _decode._unquote_by_marks(raw) == urllib.parse.unquote_to_bytes(value)
+
+
+def test_a_value_that_holds_every_mark_is_unquoted_another_way() -> None:
+    value = "".join(mark.decode() for mark, _ in _decode._MARKS) + "%%41%3d"
+    assert _decode._unquote_by_marks(value.encode()) is None
+    assert _decode._unquote_to_bytes(value) == urllib.parse.unquote_to_bytes(value)
 
 
 @settings(max_examples=400, deadline=None)
