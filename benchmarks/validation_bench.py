@@ -534,6 +534,12 @@ def long_inputs(corpora: Path | None = None, seed: int = 20261126) -> dict[str, 
         "line comment padding": ("#\n" * 5_000)[:10_000],
         "versioned comments": ("/*!a*/" * 1_667)[:10_000],
     }
+    # Session 9: escapes of bytes >= 0x80 three at a time, each run a new sequence for the
+    # fold (own generator: the inputs above keep their draws).
+    high = random.Random(seed + 9)
+    inputs["dense high-byte escapes"] = "".join(
+        "".join(f"%{high.randrange(0x80, 0x100):02x}" for _ in range(3)) + "a" for _ in range(1_000)
+    )
     if corpora is not None:
         for name in ("prose_en", "technical", "multilingual", "form_values"):
             text = " ".join(read_lines(corpora / "benign" / f"{name}.txt"))
