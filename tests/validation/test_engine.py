@@ -1104,6 +1104,27 @@ def test_the_class_led_substitution_pattern_matches_as_the_reference(low: str) -
     ]
 
 
+# Long text (the merge of one pattern a kind) with few matches or many (past the merge's
+# limit, the one pattern): filler of every lead character that starts no match, with
+# substitutions of each kind, nested and overlapping, among it.
+_FILLER = st.sampled_from(["$", "<", ">", "$ ", "<<", "> ", "$$", "a", " ", ")", "}", "(", "{"])
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(_SUBSTITUTION_ATOMS | _FILLER, min_size=1, max_size=200),
+    st.integers(min_value=1, max_value=60),
+)
+def test_the_substitutions_of_long_text_are_those_of_the_one_pattern(
+    atoms: list[str], repeat: int
+) -> None:
+    from hardpoint.validation._shell import _SUBSTITUTION, _substitutions
+
+    low = ("".join(atoms) * repeat).rjust(600, "$")
+    expected = [m.span() for m in _SUBSTITUTION.finditer(low)]
+    assert [m.span() for m in _substitutions(low)] == expected
+
+
 @settings(max_examples=400)
 @given(
     st.lists(

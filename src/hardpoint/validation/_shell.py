@@ -821,6 +821,66 @@ _SUBSTITUTED_NAME = re.compile(r"[a-z0-9_./-]+")
 _SUBSTITUTION = re.compile(
     r"[$<>`](?:(?<=[$<>])\(\s*[a-z/][^)]{0,256}\)|(?<=`)\s*[a-z/][^`]{0,256}`|(?<=\$)\{[a-z_]+\})"
 )
+# The same, a pattern for each kind led by its literal, for long text: random punctuation has
+# a "$", "<", ">" or backtick every ten characters, and `_SUBSTITUTION` tries a match at
+# each (1 M instructions over 10,000 characters); a kind is mostly absent or rare.
+_SUBSTITUTION_KINDS: Final = tuple(
+    (lead, re.compile(re.escape(lead) + rest))
+    for lead, rest in (
+        ("$(", r"\s*[a-z/][^)]{0,256}\)"),
+        ("<(", r"\s*[a-z/][^)]{0,256}\)"),
+        (">(", r"\s*[a-z/][^)]{0,256}\)"),
+        ("${", r"[a-z_]+\}"),
+        ("`", r"\s*[a-z/][^`]{0,256}`"),
+    )
+)
+
+
+def _substitutions(low: str) -> list[re.Match[str]]:
+    """The matches of `_SUBSTITUTION` in *low*, in order.
+
+    On long text, the first match of each kind from where the last match ended, the
+    leftmost taken: what the one pattern reads, which goes on from the end of each match
+    and takes the leftmost of its branches. A kind whose first match starts inside the one
+    taken (a backtick in a "$(" body) is searched again from its end. Past `_MERGED_MATCHES`
+    the Python step a match costs more than the one pattern's scan.
+    """
+    if len(low) <= LONG_TEXT:
+        return list(_SUBSTITUTION.finditer(low))
+    heads: list[tuple[re.Match[str], re.Pattern[str]]] = []
+    for lead, pattern in _SUBSTITUTION_KINDS:
+        if low.rfind(lead) >= 0:  # faster than the pattern's own scan for an absent kind
+            first = pattern.search(low)
+            if first is not None:
+                heads.append((first, pattern))
+    if len(heads) == 1:
+        first, pattern = heads[0]
+        return [first, *pattern.finditer(low, first.end())]
+    merged: list[re.Match[str]] = []
+    while heads:
+        if len(merged) == _MERGED_MATCHES:
+            return list(_SUBSTITUTION.finditer(low))
+        match = min(heads, key=_head_start)[0]
+        merged.append(match)
+        position = match.end()
+        following: list[tuple[re.Match[str], re.Pattern[str]]] = []
+        for head in heads:
+            if head[0].start() >= position:
+                following.append(head)
+            else:  # the match taken, or one inside it
+                pattern = head[1]
+                after = pattern.search(low, position)
+                if after is not None:
+                    following.append((after, pattern))
+        heads = following
+    return merged
+
+
+_MERGED_MATCHES: Final = 64
+
+
+def _head_start(head: tuple[re.Match[str], re.Pattern[str]]) -> int:
+    return head[0].start()
 
 
 _PHP_SUPERGLOBAL = re.compile(r"\{\s*\$_(?:get|post|request|cookie|server)\s*\[")
@@ -1166,7 +1226,7 @@ def _command_reason(text: str, *, gate: bool) -> str | None:
     # Process substitution, <(cmd), runs a command without "$" or a backtick. (">(" is left
     # out: it is the angry face of ">(who cares)"; its bodies keep their ">" and name none.)
     if "$" in low or "`" in low or low.rfind("<(") >= 0:
-        subs = list(_SUBSTITUTION.finditer(low))  # one scan serves the batch check and the loop
+        subs = _substitutions(low)  # one scan serves the batch check and the loop
         if (
             subs
             and _may_substitute_command(map(re.Match.group, subs))
