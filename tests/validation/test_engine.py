@@ -420,6 +420,30 @@ def test_replace_chars_is_translate(value: str) -> None:
         assert replace_chars(value, table, pairs) == value.translate(table)
 
 
+# Characters whose lower case is special: the capital sigma (final or not by its context),
+# the dotted capital I (two characters), the Kelvin sign (an ASCII "k"), the long s, a lone
+# surrogate, and ones lower() keeps.
+_WIDE_CHARS = st.sampled_from(
+    [*"\u03a3\u0130\u212a\u017f\ud800\u00c9\u00e9\u2019\u4e2d", "\U0001f600"]
+)
+
+
+@given(
+    st.lists(
+        st.sampled_from([*"AbZ \n.", "ASCII text ", "Ab" * 40]) | _WIDE_CHARS | st.characters(),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=40),
+)
+def test_lower_is_str_lower(pieces: list[str], repeat: int) -> None:
+    """Short and long, few characters past ASCII (the bytes way) and many (str.lower)."""
+    from hardpoint.validation._text import lower
+
+    text = "".join(pieces) * repeat
+    for value in (text, text.rjust(600, "Q"), text.ljust(600, "Q") + text):
+        assert lower(value) == value.lower()
+
+
 _SHELLISH = st.sampled_from(
     [";", "|", "&&", "\n", "`", "$(", "${IFS}", "$@", "'", '"', "\\", "^", "+", " ", " -", "(", ")",
      "{", "}", "cat", "c'a't", "who", "ami", "w", "ls", "id", "/bin/", "usr/", "sh", "-c", "x",
