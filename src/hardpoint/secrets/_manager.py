@@ -391,7 +391,9 @@ class SecretsManager:
             The version now cached.
 
         Raises:
-            The same errors as `get`.
+            SecretNotFoundError: No such secret.
+            SecretAccessDeniedError: The backend refused our credentials.
+            BackendUnavailableError: The backend failed for *timeout* seconds.
         """
         entry, _result = self._flight.do((name, None), lambda: self._load(name, None))
         return entry.fetched.version
