@@ -16,7 +16,7 @@ from ._html import xss_reason
 from ._path import traversal_reason
 from ._shell import PROGRAMS, command_reason
 from ._sql import plain_sql_shape, sql_reason
-from ._text import LONG_TEXT, lower
+from ._text import lower
 from ._types import ALL_DETECTORS, Detector, Finding
 
 __all__ = ["detect"]
@@ -48,8 +48,7 @@ def detect(value: str, enabled: frozenset[Detector] = ALL_DETECTORS) -> Finding 
     """Return the first finding in *value* among the *enabled* detectors, or None."""
     if _PLAIN.issuperset(value) and "0x" not in value and "0X" not in value:
         return _plain_words(value, enabled)
-    text = decode(value)  # every detector works on lower case:
-    text = text.lower() if len(text) <= LONG_TEXT else lower(text)  # (a call less if short)
+    text = lower(decode(value))  # every detector works on lower case
     weak: Finding | None = None
     for detector, check in _CHECKS:
         if detector in enabled:
